@@ -1,0 +1,116 @@
+//! `GET /v1/deliveries/{id}` and `GET /v1/endpoints/{id}/deliveries`: the delivery log.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::ApiState;
+use crate::config::Scope;
+use crate::store::{rfc3339, AttemptRecord, DeliveryRecord, DeliveryStatus};
+
+/// Page size when `limit` is absent, and its maximum.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 1_000;
+
+fn delivery_json(d: &DeliveryRecord) -> Value {
+    json!({
+        "id": d.id,
+        "event_id": d.event_id,
+        "endpoint_id": d.endpoint_id,
+        "tenant": d.tenant,
+        "status": d.status,
+        "attempts": d.attempts,
+        "created_at": rfc3339(d.created_ms),
+        "updated_at": rfc3339(d.updated_ms),
+        "next_attempt_at": d.next_attempt_ms.map(rfc3339),
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+    })
+}
+
+fn attempt_json(a: &AttemptRecord, of: usize) -> Value {
+    json!({
+        "n": a.n,
+        "of": of,
+        "started_at": rfc3339(a.started_ms),
+        "status_code": a.status_code,
+        "latency_ms": a.latency_ms,
+        "response_body": a.response_body,
+        "error": a.error,
+        "next_attempt_at": a.next_attempt_ms.map(rfc3339),
+        "request": {
+            "url": a.url,
+            "headers": a.request_headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+        },
+    })
+}
+
+/// `GET /v1/deliveries/{id}`: the delivery, the exact body sent, and every attempt with its
+/// exact headers.
+pub async fn get_delivery(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::EventsRead)?;
+    let (d, attempts) = state
+        .store
+        .delivery(&id)
+        .await?
+        .filter(|(d, _)| caller.sees(&d.tenant))
+        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+    let event = state.store.event(&d.event_id).await?;
+    let max = state.settings.load().retry_schedule.len() + 1;
+    let mut v = delivery_json(&d);
+    v["event_type"] = json!(event.as_ref().map(|e| e.event_type.clone()));
+    v["body"] = json!(event.map(|e| e.body));
+    v["attempt_log"] = Value::Array(attempts.iter().map(|a| attempt_json(a, max)).collect());
+    Ok(Json(v))
+}
+
+/// Query of the endpoint delivery listing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    status: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/endpoints/{id}/deliveries?status=&limit=&cursor=`, newest first.
+pub async fn list_for_endpoint(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::EndpointsRead)?;
+    let ep = state
+        .registry
+        .get(&id)
+        .filter(|e| caller.sees(&e.config.tenant))
+        .ok_or_else(|| ApiError::not_found("endpoint", &id))?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "status {s:?} must be one of pending, succeeded, dead, filtered, cancelled"
+                ),
+            )
+        })?),
+    };
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let page = state
+        .store
+        .endpoint_deliveries(&ep.config.id, status, q.cursor.as_deref(), limit)
+        .await?;
+    Ok(Json(json!({
+        "data": page.items.iter().map(delivery_json).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })))
+}

@@ -1,0 +1,293 @@
+//! `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events/{id}`.
+//!
+//! Publishing validates everything first, decides the fan-out, then hands the whole request to
+//! the store in one call: the 2xx is sent only after the events and their deliveries are durable.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::ApiState;
+use crate::config::{is_valid_event_type, is_valid_id, Scope};
+use crate::dispatch::fanout;
+use crate::store::{new_event_id, now_ms, rfc3339, DeliveryRef, EventRecord, Ingested};
+
+/// Largest accepted `data` of one event (SPEC §3), and the body limit of `POST /v1/events`.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+/// Most events in one batch.
+pub const MAX_BATCH: usize = 1_000;
+/// Body limit of `POST /v1/events/batch`.
+pub const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
+
+/// One event as a publisher sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishRequest {
+    #[serde(rename = "type")]
+    event_type: String,
+    data: Box<RawValue>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    events: Vec<PublishRequest>,
+}
+
+/// The envelope receivers get by default (SPEC §4).
+#[derive(Serialize)]
+struct Envelope<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    timestamp: &'a str,
+    data: &'a RawValue,
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => Ok(()),
+        Some(ct)
+            if ct
+                .split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")) =>
+        {
+            Ok(())
+        }
+        Some(ct) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Content-Type must be application/json, got {ct:?}"),
+        )),
+    }
+}
+
+fn body_or_413(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body exceeds {limit} bytes"),
+            )
+        } else {
+            ApiError::bad_request("invalid_body", r.body_text())
+        }
+    })
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request("invalid_json", format!("body is not valid JSON: {e}"))
+            }
+            Category::Data => ApiError::bad_request("invalid_body", e.to_string()),
+        }
+    })
+}
+
+/// Validates one request and builds its record with fan-out. `at` prefixes messages in batches.
+fn build(
+    state: &ApiState,
+    caller: &Caller,
+    req: PublishRequest,
+    at: &str,
+) -> Result<EventRecord, ApiError> {
+    if !is_valid_event_type(&req.event_type) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event_type",
+            format!(
+                "{at}type {:?} must match [A-Za-z0-9_.-]{{1,128}}",
+                req.event_type
+            ),
+        ));
+    }
+    if let Some(id) = &req.id {
+        if !is_valid_id(id) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_id",
+                format!("{at}id {id:?} must match [A-Za-z0-9_.:-]{{1,128}}"),
+            ));
+        }
+    }
+    if let Some(t) = &req.tenant {
+        if !is_valid_id(t) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_tenant",
+                format!("{at}tenant {t:?} must match [A-Za-z0-9_.:-]{{1,128}}"),
+            ));
+        }
+    }
+    if req.data.get().len() > MAX_EVENT_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("{at}data exceeds {MAX_EVENT_BYTES} bytes"),
+        ));
+    }
+    let tenant = caller.publish_tenant(req.tenant.as_deref())?;
+    let id = req.id.unwrap_or_else(new_event_id);
+    let ts = now_ms();
+    let stamp = rfc3339(ts);
+    let body = serde_json::to_string(&Envelope {
+        id: &id,
+        event_type: &req.event_type,
+        timestamp: &stamp,
+        data: &req.data,
+    })
+    .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+    let deliveries = fanout::plan(&state.registry, &tenant, &req.event_type);
+    Ok(EventRecord {
+        id,
+        event_type: req.event_type,
+        tenant,
+        timestamp_ms: ts,
+        body,
+        deliveries,
+    })
+}
+
+fn deliveries_json(list: &[DeliveryRef]) -> Value {
+    Value::Array(
+        list.iter()
+            .map(|d| json!({"id": d.id, "endpoint_id": d.endpoint_id}))
+            .collect(),
+    )
+}
+
+/// Wakes the scheduler for every delivery that was just made durable.
+fn announce(state: &ApiState, results: &[Ingested]) {
+    for r in results {
+        if let Ingested::Created(e) = r {
+            for d in &e.deliveries {
+                state.signal.mark(&d.endpoint_id, 0);
+            }
+        }
+    }
+}
+
+/// `POST /v1/events`
+pub async fn publish(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::EventsPublish)?;
+    check_content_type(&headers)?;
+    let body = body_or_413(body, MAX_EVENT_BYTES + 4096)?;
+    let req: PublishRequest = parse_json(&body)?;
+    let record = build(&state, &caller, req, "")?;
+    let mut results = state.store.ingest(vec![record]).await?;
+    announce(&state, &results);
+    let (status, ev) = match results.pop() {
+        Some(Ingested::Created(e)) => (StatusCode::ACCEPTED, e),
+        Some(Ingested::Duplicate(e)) => (StatusCode::OK, e),
+        None => return Err(ApiError::from(crate::store::StoreError::Closed)),
+    };
+    Ok((
+        status,
+        Json(json!({"id": ev.id, "deliveries": deliveries_json(&ev.deliveries)})),
+    )
+        .into_response())
+}
+
+/// `POST /v1/events/batch`: all or nothing.
+pub async fn publish_batch(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::EventsPublish)?;
+    check_content_type(&headers)?;
+    let body = body_or_413(body, MAX_BATCH_BYTES)?;
+    let req: BatchRequest = parse_json(&body)?;
+    if req.events.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_batch",
+            "events must not be empty",
+        ));
+    }
+    if req.events.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("{} events; at most {MAX_BATCH} per batch", req.events.len()),
+        ));
+    }
+    let mut records = Vec::with_capacity(req.events.len());
+    for (i, r) in req.events.into_iter().enumerate() {
+        records.push(
+            build(&state, &caller, r, &format!("events[{i}].")).map_err(|mut e| {
+                if !e.detail.starts_with("events[") {
+                    e.detail = format!("events[{i}]: {}", e.detail);
+                }
+                e
+            })?,
+        );
+    }
+    let results = state.store.ingest(records).await?;
+    announce(&state, &results);
+    let events: Vec<Value> = results
+        .iter()
+        .map(|r| match r {
+            Ingested::Created(e) => json!({"id": e.id, "duplicate": false, "deliveries": deliveries_json(&e.deliveries)}),
+            Ingested::Duplicate(e) => json!({"id": e.id, "duplicate": true, "deliveries": deliveries_json(&e.deliveries)}),
+        })
+        .collect();
+    Ok((StatusCode::ACCEPTED, Json(json!({ "events": events }))).into_response())
+}
+
+/// `GET /v1/events/{id}`
+pub async fn get_event(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::EventsRead)?;
+    let ev = state
+        .store
+        .event(&id)
+        .await?
+        .filter(|e| caller.sees(&e.tenant))
+        .ok_or_else(|| ApiError::not_found("event", &id))?;
+    let body: Value = serde_json::from_str(&ev.body).unwrap_or(Value::Null);
+    let mut deliveries = Vec::with_capacity(ev.deliveries.len());
+    for d in &ev.deliveries {
+        let rec = state.store.delivery(&d.id).await?;
+        deliveries.push(match rec {
+            Some((r, _)) => json!({"id": r.id, "endpoint_id": r.endpoint_id, "status": r.status, "attempts": r.attempts}),
+            None => json!({"id": d.id, "endpoint_id": d.endpoint_id}),
+        });
+    }
+    Ok(Json(json!({
+        "id": ev.id,
+        "type": ev.event_type,
+        "tenant": ev.tenant,
+        "timestamp": rfc3339(ev.timestamp_ms),
+        "data": body.get("data").cloned().unwrap_or(Value::Null),
+        "deliveries": deliveries,
+    })))
+}

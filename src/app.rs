@@ -1,0 +1,276 @@
+//! Wiring: the only module that sees every other one.
+//!
+//! [`run`] opens the store, builds the endpoint registry, starts the scheduler and the HTTP
+//! server, applies config reloads, and shuts down in order when asked: stop accepting HTTP →
+//! stop scheduling → let attempts in flight finish until `delivery.shutdown_grace` → close the
+//! store. Every acknowledged write is already durable, so a crash at any point loses nothing.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, ApiInner, ApiState};
+use crate::config::{self, Config};
+use crate::delivery::Client;
+use crate::dispatch::{DueSignal, LiveEndpoint, Registry, Scheduler, Shared, Snapshot};
+use crate::signing::Secret;
+use crate::store::{RedbStore, Store};
+
+/// Quiet time after the last file event before a reload (editors write in several steps).
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Where the config comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// The embedded default (no file: nothing to reload).
+    Embedded,
+    /// A YAML file, watched and reloaded.
+    File(PathBuf),
+}
+
+/// Runs the gateway until `shutdown` resolves. `on_listening` is told the bound address (the
+/// config may say port 0).
+pub async fn run(
+    source: ConfigSource,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let cfg = match &source {
+        ConfigSource::Embedded => {
+            tracing::info!(
+                "no --config given: running the embedded default (API on 127.0.0.1:8080, data in ./hookgate-data, no endpoints). \
+                 Add endpoints with a config file: see examples/hookgate.yaml, then run `hookgate serve --config FILE`"
+            );
+            Config::embedded_default()
+        }
+        ConfigSource::File(p) => config::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let store: Arc<dyn Store> = Arc::new(
+        RedbStore::open(&cfg.data_dir)
+            .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?,
+    );
+    let registry = Arc::new(Registry::new());
+    for (id, st) in store.endpoint_states().await? {
+        registry.set_state(&id, st);
+    }
+    registry.replace(snapshot(&cfg, store.as_ref()).await?);
+    let signal = Arc::new(DueSignal::new());
+    let shared = Arc::new(Shared {
+        store: store.clone(),
+        registry: registry.clone(),
+        signal: signal.clone(),
+        client: ArcSwap::from_pointee(Client::new(&cfg.network)?),
+        settings: ArcSwap::from_pointee(cfg.delivery.clone()),
+    });
+    let api_state = ApiState(Arc::new(ApiInner {
+        store: store.clone(),
+        registry: registry.clone(),
+        signal: signal.clone(),
+        auth: ArcSwap::from_pointee(cfg.auth.clone()),
+        settings: ArcSwap::from_pointee(cfg.delivery.clone()),
+        ready: false.into(),
+    }));
+    if cfg.auth.api_keys.is_empty() {
+        tracing::warn!(
+            "no API keys configured: the API answers loopback clients only, with full access"
+        );
+    }
+
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+
+    let sched_token = CancellationToken::new();
+    let scheduler = Scheduler::new(shared.clone(), cfg.delivery.max_in_flight);
+    let sched_task = tokio::spawn(scheduler.run(sched_token.clone(), cfg.delivery.shutdown_grace));
+
+    let current = Arc::new(ArcSwap::from_pointee(cfg));
+    let reload_token = CancellationToken::new();
+    let reload_task = match &source {
+        ConfigSource::File(path) => Some(tokio::spawn(reload_loop(
+            path.clone(),
+            current.clone(),
+            shared.clone(),
+            api_state.clone(),
+            reload_token.clone(),
+        ))),
+        ConfigSource::Embedded => None,
+    };
+
+    let http_token = CancellationToken::new();
+    let server = {
+        let t = http_token.clone();
+        axum::serve(
+            listener,
+            api::router(api_state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { t.cancelled().await })
+    };
+    api_state.ready.store(true, Ordering::Relaxed);
+    tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "hookgate listening");
+
+    let stopper = {
+        let http_token = http_token.clone();
+        let api_state = api_state.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new requests");
+            api_state.ready.store(false, Ordering::Relaxed);
+            http_token.cancel();
+        })
+    };
+    server.await.context("HTTP server")?;
+    stopper.abort();
+    reload_token.cancel();
+    if let Some(t) = reload_task {
+        let _ = t.await;
+    }
+    tracing::info!("shutting down: no new attempts");
+    sched_token.cancel();
+    let _ = sched_task.await;
+    drop(api_state);
+    drop(shared);
+    drop(store);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Builds the live endpoint set from config, resolving each endpoint's secrets.
+async fn snapshot(cfg: &Config, store: &dyn Store) -> anyhow::Result<Snapshot> {
+    let mut list = Vec::with_capacity(cfg.endpoints.len());
+    for e in &cfg.endpoints {
+        let secret = match &e.secret {
+            Some(s) => s.clone(),
+            None => Secret::new(
+                store
+                    .generated_secret(&e.id, &|| Secret::generate().expose().to_string())
+                    .await?,
+            ),
+        };
+        list.push(LiveEndpoint {
+            config: e.clone(),
+            secrets: vec![secret],
+        });
+    }
+    Ok(Snapshot::new(list))
+}
+
+/// Applies reload requests (file changes and SIGHUP) until cancelled.
+async fn reload_loop(
+    path: PathBuf,
+    current: Arc<ArcSwap<Config>>,
+    shared: Arc<Shared>,
+    api_state: ApiState,
+    token: CancellationToken,
+) {
+    let (tx, mut rx) = mpsc::channel::<()>(4);
+    let _watcher = match config::Watcher::spawn(path.clone(), RELOAD_DEBOUNCE, tx.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
+            None
+        }
+    };
+    let mut hup = hup_stream();
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => break,
+            Some(()) = rx.recv() => {}
+            Some(()) = hup.recv() => tracing::info!("SIGHUP: reloading config"),
+        }
+        apply_reload(&path, &current, &shared, &api_state).await;
+    }
+}
+
+fn hup_stream() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel(4);
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut s) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while s.recv().await.is_some() {
+            if tx.send(()).await.is_err() {
+                break;
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(tx);
+    rx
+}
+
+/// Loads, validates and applies a new config. An invalid file changes nothing.
+async fn apply_reload(
+    path: &Path,
+    current: &ArcSwap<Config>,
+    shared: &Shared,
+    api_state: &ApiState,
+) {
+    let mut new = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("config rejected, the last good config keeps running:\n{e}");
+            return;
+        }
+    };
+    let old = current.load_full();
+    let diff = config::diff(&old, &new);
+    if !diff.restart_required.is_empty() {
+        tracing::warn!(fields = ?diff.restart_required, "these settings change only on restart; keeping the running values");
+        new.listen = old.listen;
+        new.data_dir = old.data_dir.clone();
+    }
+    let snap = match snapshot(&new, shared.store.as_ref()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "config reload failed; the last good config keeps running");
+            return;
+        }
+    };
+    if new.network != old.network {
+        match Client::new(&new.network) {
+            Ok(c) => shared.client.store(Arc::new(c)),
+            Err(e) => {
+                tracing::error!(error = %e, "config reload failed; the last good config keeps running");
+                return;
+            }
+        }
+    }
+    if new.delivery.max_in_flight != old.delivery.max_in_flight {
+        tracing::warn!("delivery.max_in_flight changes only on restart");
+    }
+    shared.registry.replace(snap);
+    shared.settings.store(Arc::new(new.delivery.clone()));
+    api_state.settings.store(Arc::new(new.delivery.clone()));
+    api_state.auth.store(Arc::new(new.auth.clone()));
+    for id in &diff.removed {
+        match shared.store.cancel_endpoint(id).await {
+            Ok(n) => {
+                tracing::info!(endpoint_id = %id, cancelled = n, "endpoint removed; pending deliveries cancelled")
+            }
+            Err(e) => {
+                tracing::error!(endpoint_id = %id, error = %e, "cannot cancel deliveries of removed endpoint")
+            }
+        }
+    }
+    for id in diff.added.iter().chain(&diff.changed) {
+        shared.signal.mark(id, 0);
+    }
+    tracing::info!(
+        added = diff.added.len(),
+        changed = diff.changed.len(),
+        removed = diff.removed.len(),
+        "config reloaded"
+    );
+    current.store(Arc::new(new));
+}

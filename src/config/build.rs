@@ -1,0 +1,361 @@
+//! Turns the interpolated YAML tree into a [`Config`]: the top level and the
+//! `auth`, `delivery`, `network` and `plugins` sections (endpoints live in
+//! `endpoint.rs`).
+//!
+//! Owns: the list of allowed keys per section and the defaults-then-override
+//! reading. Every problem is reported and reading goes on, so one load shows
+//! all mistakes. Imports nothing from api/store/dispatch/delivery/plugins.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::endpoint;
+use super::reader::{Ctx, Obj};
+use super::types::{
+    ApiKeyConfig, AuthConfig, Config, DeliveryConfig, NetworkConfig, PluginAllow, PluginConfig,
+    Scope,
+};
+use super::validate::check_id;
+use super::values::{
+    parse_bool, parse_count, parse_duration, parse_fraction, parse_net, parse_positive, parse_size,
+    parse_size_usize, parse_socket_addr,
+};
+use super::yaml::{index_path, Node};
+
+const TOP: &[&str] = &[
+    "listen",
+    "data_dir",
+    "auth",
+    "delivery",
+    "network",
+    "plugins",
+    "endpoints",
+];
+const AUTH: &[&str] = &["api_keys"];
+const API_KEY: &[&str] = &["name", "key", "key_sha256", "scopes", "tenant"];
+const DELIVERY: &[&str] = &[
+    "timeout",
+    "retry_schedule",
+    "jitter",
+    "auto_disable_after",
+    "max_in_flight",
+    "response_body_limit",
+    "fail_fast_4xx",
+    "retry_after_cap",
+    "shutdown_grace",
+];
+const NETWORK: &[&str] = &["allow_http", "allow_private"];
+const PLUGIN: &[&str] = &["path", "memory", "timeout", "allow"];
+const PLUGIN_ALLOW: &[&str] = &["kv", "http"];
+
+/// Reads the whole file. The result is only used when `ctx` has no diagnostics.
+pub(crate) fn build(root: &Node, base_dir: &Path, ctx: &mut Ctx) -> Config {
+    let mut cfg = Config::embedded_default();
+    let Some(top) = ctx.object(root, "", TOP) else {
+        return cfg;
+    };
+    ctx.set(&mut cfg.listen, &top, "listen", parse_socket_addr);
+    ctx.set(&mut cfg.data_dir, &top, "data_dir", non_empty_path);
+    if let Some(node) = top.get("auth") {
+        cfg.auth = auth(node, ctx);
+    }
+    if let Some(node) = top.get("delivery") {
+        cfg.delivery = delivery(node, ctx);
+    }
+    if let Some(node) = top.get("network") {
+        cfg.network = network(node, ctx);
+    }
+    // Endpoints may only `use` declared plugins; a plugin whose own settings
+    // are wrong still counts as declared so the error isn't repeated.
+    let mut declared = Vec::new();
+    if let Some(node) = top.get("plugins") {
+        (cfg.plugins, declared) = plugins(node, base_dir, ctx);
+    }
+    if let Some(node) = top.get("endpoints") {
+        cfg.endpoints = endpoint::endpoints(node, &cfg.network, &declared, ctx);
+    }
+    cfg
+}
+
+fn non_empty_path(s: &str) -> Result<PathBuf, String> {
+    if s.is_empty() {
+        return Err("path must not be empty".to_string());
+    }
+    Ok(PathBuf::from(s))
+}
+
+/// A duration that must be longer than zero (timeouts).
+pub(crate) fn positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        Duration::ZERO => Err("must be greater than 0".to_string()),
+        d => Ok(d),
+    }
+}
+
+fn auth(node: &Node, ctx: &mut Ctx) -> AuthConfig {
+    let mut out = AuthConfig::default();
+    let Some(obj) = ctx.object(node, "auth", AUTH) else {
+        return out;
+    };
+    let Some(list) = obj
+        .get("api_keys")
+        .and_then(|n| ctx.list(n, "auth.api_keys"))
+    else {
+        return out;
+    };
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut hashes: HashMap<[u8; 32], String> = HashMap::new();
+    for (i, item) in list.iter().enumerate() {
+        let path = index_path("auth.api_keys", i);
+        let Some(key) = api_key(item, &path, ctx) else {
+            continue;
+        };
+        if let Some(line) = names.get(&key.name) {
+            let msg = format!(
+                "duplicate api key name `{}` (first at line {line})",
+                key.name
+            );
+            report_at_member(ctx, item, &path, "name", msg);
+            continue;
+        }
+        if let Some(other) = hashes.get(&key.key_sha256) {
+            let msg = format!("same key as api key `{other}`");
+            let member = if member(item, "key").is_some() {
+                "key"
+            } else {
+                "key_sha256"
+            };
+            report_at_member(ctx, item, &path, member, msg);
+            continue;
+        }
+        let line = member(item, "name").map_or(item.pos.line, |n| n.pos.line);
+        names.insert(key.name.clone(), line);
+        hashes.insert(key.key_sha256, key.name.clone());
+        out.api_keys.push(key);
+    }
+    out
+}
+
+fn api_key(node: &Node, path: &str, ctx: &mut Ctx) -> Option<ApiKeyConfig> {
+    let obj = ctx.object(node, path, API_KEY)?;
+    let name = ctx
+        .required(&obj, "name")
+        .and_then(|n| ctx.value(n, &obj.path_of("name"), key_name));
+    let hash = key_hash(&obj, ctx);
+    let scopes = scopes(&obj, ctx);
+    let tenant = ctx.field(&obj, "tenant", check_id);
+    Some(ApiKeyConfig {
+        name: name?,
+        key_sha256: hash?,
+        scopes: scopes?,
+        tenant,
+    })
+}
+
+fn key_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.chars().any(char::is_control) {
+        return Err("api key name must be non-empty text without control characters".to_string());
+    }
+    Ok(s.to_string())
+}
+
+/// Exactly one of `key` (hashed here; the plaintext is dropped) or `key_sha256`.
+fn key_hash(obj: &Obj, ctx: &mut Ctx) -> Option<[u8; 32]> {
+    match (obj.get("key"), obj.get("key_sha256")) {
+        (Some(key), None) => ctx.value(key, &obj.path_of("key"), |s| {
+            if s.is_empty() {
+                return Err("key must not be empty".to_string());
+            }
+            Ok(Sha256::digest(s.as_bytes()).into())
+        }),
+        (None, Some(hash)) => ctx.value(hash, &obj.path_of("key_sha256"), |s| {
+            let mut out = [0u8; 32];
+            match hex::decode_to_slice(s.trim(), &mut out) {
+                Ok(()) => Ok(out),
+                Err(_) => {
+                    Err("key_sha256 must be 64 hex characters (a SHA-256 digest)".to_string())
+                }
+            }
+        }),
+        (Some(_), Some(hash)) => {
+            let msg = "set only one of `key` or `key_sha256`";
+            ctx.error(hash.pos, &obj.path_of("key_sha256"), msg);
+            None
+        }
+        (None, None) => {
+            let msg = "missing `key` or `key_sha256` (exactly one is required)";
+            ctx.error(obj.node.pos, &obj.path_of("key"), msg);
+            None
+        }
+    }
+}
+
+fn scopes(obj: &Obj, ctx: &mut Ctx) -> Option<Vec<Scope>> {
+    let node = ctx.required(obj, "scopes")?;
+    let path = obj.path_of("scopes");
+    let items = ctx.list(node, &path)?;
+    if items.is_empty() {
+        ctx.error(node.pos, &path, "scopes must list at least one scope");
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match ctx.value(item, &index_path(&path, i), Scope::from_str) {
+            Some(scope) if !out.contains(&scope) => out.push(scope),
+            Some(_) => {}
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+fn delivery(node: &Node, ctx: &mut Ctx) -> DeliveryConfig {
+    let mut d = DeliveryConfig::default();
+    let Some(obj) = ctx.object(node, "delivery", DELIVERY) else {
+        return d;
+    };
+    ctx.set(&mut d.timeout, &obj, "timeout", positive_duration);
+    if let Some(entry) = obj.entry("retry_schedule") {
+        let path = obj.path_of("retry_schedule");
+        if let Some(items) = ctx.list(&entry.value, &path) {
+            if items.is_empty() {
+                let msg = "retry_schedule must list at least one delay";
+                ctx.error(entry.value.pos, &path, msg);
+            }
+            let parsed: Vec<Option<Duration>> = (items.iter().enumerate())
+                .map(|(i, item)| ctx.value(item, &index_path(&path, i), parse_duration))
+                .collect();
+            if let Some(schedule) = parsed.into_iter().collect::<Option<Vec<_>>>() {
+                if !schedule.is_empty() {
+                    d.retry_schedule = schedule;
+                }
+            }
+        }
+    }
+    ctx.set(&mut d.jitter, &obj, "jitter", parse_fraction);
+    ctx.set(
+        &mut d.auto_disable_after,
+        &obj,
+        "auto_disable_after",
+        parse_count::<u32>,
+    );
+    ctx.set(&mut d.max_in_flight, &obj, "max_in_flight", parse_positive);
+    ctx.set(
+        &mut d.response_body_limit,
+        &obj,
+        "response_body_limit",
+        parse_size_usize,
+    );
+    ctx.set(&mut d.fail_fast_4xx, &obj, "fail_fast_4xx", parse_bool);
+    ctx.set(
+        &mut d.retry_after_cap,
+        &obj,
+        "retry_after_cap",
+        parse_duration,
+    );
+    ctx.set(
+        &mut d.shutdown_grace,
+        &obj,
+        "shutdown_grace",
+        parse_duration,
+    );
+    d
+}
+
+fn network(node: &Node, ctx: &mut Ctx) -> NetworkConfig {
+    let mut n = NetworkConfig::default();
+    let Some(obj) = ctx.object(node, "network", NETWORK) else {
+        return n;
+    };
+    ctx.set(&mut n.allow_http, &obj, "allow_http", parse_bool);
+    let path = obj.path_of("allow_private");
+    if let Some(items) = obj.get("allow_private").and_then(|v| ctx.list(v, &path)) {
+        n.allow_private = (items.iter().enumerate())
+            .filter_map(|(i, item)| ctx.value(item, &index_path(&path, i), parse_net))
+            .collect();
+    }
+    n
+}
+
+/// Returns the valid plugins and the names of all declared ones.
+fn plugins(
+    node: &Node,
+    base_dir: &Path,
+    ctx: &mut Ctx,
+) -> (BTreeMap<String, PluginConfig>, Vec<String>) {
+    let mut out = BTreeMap::new();
+    let Some(obj) = ctx.map(node, "plugins") else {
+        return (out, Vec::new());
+    };
+    let declared = obj.entries().iter().map(|e| e.key.clone()).collect();
+    for e in obj.entries() {
+        let path = obj.path_of(&e.key);
+        if let Err(msg) = check_id(&e.key) {
+            ctx.error(e.key_pos, &path, format!("plugin name: {msg}"));
+            continue;
+        }
+        if let Some(plugin) = plugin(&e.value, &path, base_dir, ctx) {
+            out.insert(e.key.clone(), plugin);
+        }
+    }
+    (out, declared)
+}
+
+fn plugin(node: &Node, path: &str, base_dir: &Path, ctx: &mut Ctx) -> Option<PluginConfig> {
+    let obj = ctx.object(node, path, PLUGIN)?;
+    let file = ctx
+        .required(&obj, "path")
+        .and_then(|n| ctx.value(n, &obj.path_of("path"), non_empty_path));
+    let mut memory = PluginConfig::DEFAULT_MEMORY;
+    ctx.set(&mut memory, &obj, "memory", |s| match parse_size(s)? {
+        0 => Err("memory must be greater than 0".to_string()),
+        n => Ok(n),
+    });
+    let mut timeout = PluginConfig::DEFAULT_TIMEOUT;
+    ctx.set(&mut timeout, &obj, "timeout", positive_duration);
+    let mut allow = PluginAllow::default();
+    if let Some(a) = obj
+        .get("allow")
+        .and_then(|n| ctx.object(n, &obj.path_of("allow"), PLUGIN_ALLOW))
+    {
+        ctx.set(&mut allow.kv, &a, "kv", parse_bool);
+        let path = a.path_of("http");
+        if let Some(items) = a.get("http").and_then(|n| ctx.list(n, &path)) {
+            allow.http = (items.iter().enumerate())
+                .filter_map(|(i, item)| ctx.value(item, &index_path(&path, i), http_host))
+                .collect();
+        }
+    }
+    Some(PluginConfig {
+        path: base_dir.join(file?),
+        memory,
+        timeout,
+        allow,
+    })
+}
+
+fn http_host(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("expected a host name, got {s:?}"));
+    }
+    Ok(s.to_string())
+}
+
+/// The node of mapping member `key`, if `node` is a mapping that has it.
+pub(crate) fn member<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+    match &node.kind {
+        super::yaml::Kind::Map(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.value),
+        _ => None,
+    }
+}
+
+/// Reports at member `key`'s value when present, else at the mapping.
+pub(crate) fn report_at_member(ctx: &mut Ctx, node: &Node, path: &str, key: &str, msg: String) {
+    let pos = member(node, key).map_or(node.pos, |n| n.pos);
+    ctx.error(pos, &super::yaml::key_path(path, key), msg);
+}

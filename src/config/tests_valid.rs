@@ -1,0 +1,375 @@
+//! Tests for valid configs: full parse, defaults, interpolation, the example
+//! file, `load`/`check_file`, `diff`, and that secrets stay out of `Debug`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+use crate::signing::{Scheme, Secret, SignatureSpec};
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "PUBLISH_KEY" => Some("pk-live-123".into()),
+        "BILLING_SECRET" => Some("whsec_billing".into()),
+        "HOST" => Some("hooks.example.com".into()),
+        "EMPTY" => Some(String::new()),
+        _ => None,
+    }
+}
+
+fn ok(yaml: &str) -> Config {
+    match parse(yaml, "hookgate.yaml", Path::new("/etc/hookgate"), &env) {
+        Ok(c) => c,
+        Err(e) => panic!("expected a valid config, got:\n{e}"),
+    }
+}
+
+const FULL: &str = r#"
+listen: 0.0.0.0:9090
+data_dir: /var/lib/hookgate
+auth:
+  api_keys:
+    - name: publisher
+      key: ${PUBLISH_KEY}
+      scopes: [events:publish, events:read]
+      tenant: acme
+    - name: ops
+      key_sha256: 9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08
+      scopes: [admin]
+delivery:
+  timeout: 3s
+  retry_schedule: [500ms, 1m, 1d]
+  jitter: 0
+  auto_disable_after: 0
+  max_in_flight: 8
+  response_body_limit: 4KiB
+  fail_fast_4xx: true
+  retry_after_cap: 5m
+  shutdown_grace: 0s
+network:
+  allow_http: true
+  allow_private: [127.0.0.0/8, "::1/128", 10.1.2.3]
+plugins:
+  redact: { path: plugins/redact.wasm, memory: 512KiB, timeout: 2s, allow: { kv: true, http: [api.example.com] } }
+  bare:
+    path: /opt/bare.wasm
+endpoints:
+  - id: billing
+    tenant: acme
+    url: http://billing.example.com/hooks
+    events: [invoice.*, "*", customer.created]
+    secret: ${BILLING_SECRET}
+    signature: { scheme: stripe, header: X-Sig, prefix: "v1=" }
+    headers: { X-Team: billing, X-Event-Id: "{{event.id}}" }
+    plugins:
+      - { use: redact, config: { paths: [/data/card], depth: 2 }, on_error: skip }
+      - use: bare
+        on_error: drop
+    rate: 600/m
+    max_in_flight: 16
+    ordering: fifo
+    enabled: false
+"#;
+
+#[test]
+fn full_config_parses_to_expected_values() {
+    let c = ok(FULL);
+    assert_eq!(
+        c.listen,
+        "0.0.0.0:9090".parse().unwrap_or_else(|e| panic!("{e}"))
+    );
+    assert_eq!(c.data_dir, Path::new("/var/lib/hookgate"));
+
+    let keys = &c.auth.api_keys;
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].name, "publisher");
+    let want: [u8; 32] = sha2::Sha256::digest(b"pk-live-123").into();
+    assert_eq!(keys[0].key_sha256, want);
+    assert_eq!(keys[0].scopes, [Scope::EventsPublish, Scope::EventsRead]);
+    assert_eq!(keys[0].tenant.as_deref(), Some("acme"));
+    assert_eq!(
+        hex::encode(keys[1].key_sha256),
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    );
+    assert_eq!(keys[1].scopes, [Scope::Admin]);
+    assert_eq!(keys[1].tenant, None);
+
+    let d = &c.delivery;
+    assert_eq!(d.timeout, Duration::from_secs(3));
+    let schedule = [
+        Duration::from_millis(500),
+        Duration::from_secs(60),
+        Duration::from_secs(86400),
+    ];
+    assert_eq!(d.retry_schedule, schedule);
+    assert_eq!(
+        (d.jitter, d.auto_disable_after, d.max_in_flight),
+        (0.0, 0, 8)
+    );
+    assert_eq!((d.response_body_limit, d.fail_fast_4xx), (4096, true));
+    assert_eq!(
+        (d.retry_after_cap, d.shutdown_grace),
+        (Duration::from_secs(300), Duration::ZERO)
+    );
+
+    assert!(c.network.allow_http);
+    let nets: Vec<String> = c
+        .network
+        .allow_private
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(nets, ["127.0.0.0/8", "::1/128", "10.1.2.3/32"]);
+
+    let redact = &c.plugins["redact"];
+    assert_eq!(redact.path, Path::new("/etc/hookgate/plugins/redact.wasm"));
+    assert_eq!(
+        (redact.memory, redact.timeout),
+        (512 * 1024, Duration::from_secs(2))
+    );
+    assert_eq!(
+        redact.allow,
+        PluginAllow {
+            kv: true,
+            http: vec!["api.example.com".into()]
+        }
+    );
+    let bare = &c.plugins["bare"];
+    assert_eq!(bare.path, Path::new("/opt/bare.wasm"));
+    assert_eq!(
+        (bare.memory, bare.timeout),
+        (32 << 20, Duration::from_millis(100))
+    );
+    assert_eq!(bare.allow, PluginAllow::default());
+
+    let ep = &c.endpoints[0];
+    assert_eq!((ep.id.as_str(), ep.tenant.as_str()), ("billing", "acme"));
+    assert_eq!(ep.url.as_str(), "http://billing.example.com/hooks");
+    let events = [
+        EventPattern::Prefix("invoice.".into()),
+        EventPattern::All,
+        EventPattern::Exact("customer.created".into()),
+    ];
+    assert_eq!(ep.events, events);
+    assert_eq!(ep.secret, Some(Secret::new("whsec_billing")));
+    let sig = SignatureSpec {
+        scheme: Scheme::Stripe,
+        header: Some("X-Sig".into()),
+        prefix: Some("v1=".into()),
+    };
+    assert_eq!(ep.signature, sig);
+    let headers: Vec<(&str, &str, bool)> = ep
+        .headers
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str(), t.is_static()))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            ("X-Team", "billing", true),
+            ("X-Event-Id", "{{event.id}}", false)
+        ]
+    );
+    assert_eq!(ep.plugins.len(), 2);
+    assert_eq!(ep.plugins[0].name, "redact");
+    assert_eq!(
+        ep.plugins[0].config,
+        serde_json::json!({"paths": ["/data/card"], "depth": 2})
+    );
+    assert_eq!(ep.plugins[0].on_error, OnError::Skip);
+    assert_eq!(ep.plugins[1].config, serde_json::Value::Null);
+    assert_eq!(ep.plugins[1].on_error, OnError::Drop);
+    assert_eq!(ep.rate, Some(Rate { per_second: 10.0 }));
+    assert_eq!(
+        (ep.max_in_flight, ep.ordering, ep.enabled),
+        (Some(16), Ordering::Fifo, false)
+    );
+}
+
+#[test]
+fn defaults() {
+    assert_eq!(ok(""), Config::embedded_default());
+    assert_eq!(ok("# just a comment\n"), Config::embedded_default());
+    assert_eq!(
+        ok("auth:\ndelivery: {}\nnetwork: ~\nplugins: {}\nendpoints: []\n"),
+        Config::embedded_default()
+    );
+    let c = Config::embedded_default();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.data_dir, Path::new("./hookgate-data"));
+    let d = &c.delivery;
+    let hours = |h: u64| Duration::from_secs(h * 3600);
+    let schedule = [
+        Duration::from_secs(5),
+        Duration::from_secs(300),
+        Duration::from_secs(1800),
+        hours(2),
+        hours(5),
+        hours(10),
+        hours(10),
+    ];
+    assert_eq!(d.retry_schedule, schedule);
+    assert_eq!(
+        (d.timeout, d.jitter, d.auto_disable_after),
+        (Duration::from_secs(10), 0.2, 20)
+    );
+    assert_eq!(
+        (d.max_in_flight, d.response_body_limit, d.fail_fast_4xx),
+        (1024, 2000, false)
+    );
+    assert_eq!(
+        (d.retry_after_cap, d.shutdown_grace),
+        (hours(1), Duration::from_secs(10))
+    );
+    assert_eq!(
+        c.network,
+        NetworkConfig {
+            allow_http: false,
+            allow_private: vec![]
+        }
+    );
+
+    let c = ok("endpoints:\n  - id: a\n    url: https://a.example/x\n");
+    let ep = &c.endpoints[0];
+    assert_eq!(ep.tenant, "default");
+    assert!(ep.events.is_empty() && ep.headers.is_empty() && ep.plugins.is_empty());
+    assert_eq!(
+        (ep.secret.clone(), ep.signature.clone()),
+        (None, SignatureSpec::default())
+    );
+    assert_eq!(
+        (ep.rate, ep.max_in_flight, ep.ordering, ep.enabled),
+        (None, None, Ordering::None, true)
+    );
+    let c = ok("plugins:\n  p: { path: p.wasm }\nendpoints:\n  - { id: a, url: 'https://a.example/', plugins: [{ use: p }] }\n");
+    assert_eq!(c.endpoints[0].plugins[0].on_error, OnError::Retry);
+}
+
+#[test]
+fn interpolation_set_default_and_escape() {
+    let c = ok(concat!(
+        "endpoints:\n",
+        "  - id: ${EP_ID:-fallback-id}\n",
+        "    tenant: ${EMPTY:-acme}\n",
+        "    url: https://${HOST}/in\n",
+        "    secret: ${NO_SECRET:-}\n",
+        "    headers: { X-Price: \"$$5 and $${HOST}\", X-Lit: 'a $ b' }\n",
+    ));
+    let ep = &c.endpoints[0];
+    assert_eq!(
+        (ep.id.as_str(), ep.tenant.as_str()),
+        ("fallback-id", "acme")
+    );
+    assert_eq!(ep.url.as_str(), "https://hooks.example.com/in");
+    assert_eq!(ep.secret, None, "interpolated to empty means absent");
+    assert_eq!(ep.headers[0].1.as_str(), "$5 and ${HOST}");
+    assert_eq!(ep.headers[1].1.as_str(), "a $ b");
+}
+
+#[test]
+fn example_file_parses() {
+    let text = include_str!("../../examples/hookgate.yaml");
+    let c = ok(text);
+    assert_eq!(c.auth.api_keys.len(), 2);
+    assert_eq!(c.endpoints.len(), 2);
+    assert_eq!(c.plugins.len(), 1);
+    assert_eq!(
+        c.plugins["redact"].path,
+        Path::new("/etc/hookgate/plugins/redact.wasm")
+    );
+    // Every documented default in the example equals the built-in default.
+    assert_eq!(c.delivery, DeliveryConfig::default());
+    assert_eq!(c.network, NetworkConfig::default());
+    assert_eq!(
+        (c.listen, c.data_dir.clone()),
+        (
+            Config::embedded_default().listen,
+            Config::embedded_default().data_dir
+        )
+    );
+    assert_eq!(c.endpoints[0].rate, Some(Rate { per_second: 50.0 }));
+    assert_eq!(c.endpoints[1].tenant, "default");
+}
+
+#[test]
+fn load_and_check_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("hookgate.yaml");
+    let yaml = "plugins:\n  p: { path: wasm/p.wasm }\nendpoints:\n  - { id: a, url: 'https://a.example/' }\n";
+    std::fs::write(&path, yaml).unwrap_or_else(|e| panic!("{e}"));
+    let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.plugins["p"].path, dir.path().join("wasm/p.wasm"));
+    let want = format!(
+        "{}: ok (1 endpoints, 0 api keys, 1 plugins)",
+        path.display()
+    );
+    assert_eq!(check_file(&path), Ok(want));
+
+    std::fs::write(
+        &path,
+        "listen: nowhere\nendpoints:\n  - id: a\n    url: https://a.example/\n    rate: fast\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let file = path.display();
+    let want = format!(
+        "{file}:1:9: listen: expected a socket address like 127.0.0.1:8080, got \"nowhere\"\n\
+         {file}:5:11: endpoints[0].rate: expected N/s, N/m or N/h, got \"fast\""
+    );
+    assert_eq!(check_file(&path), Err(want));
+
+    let missing = dir.path().join("nope.yaml");
+    assert!(matches!(load(&missing), Err(ConfigError::Io { .. })));
+    assert!(check_file(&missing).is_err_and(|e| e.starts_with(&missing.display().to_string())));
+}
+
+#[test]
+fn diff_reports_added_changed_removed_and_restart() {
+    let old = ok(concat!(
+        "listen: 127.0.0.1:8080\n",
+        "endpoints:\n",
+        "  - { id: keep, url: 'https://a.example/' }\n",
+        "  - { id: edit, url: 'https://b.example/' }\n",
+        "  - { id: gone, url: 'https://c.example/' }\n",
+    ));
+    let new = ok(concat!(
+        "listen: 127.0.0.1:9000\n",
+        "data_dir: /srv/hg\n",
+        "delivery: { jitter: 0.5 }\n",
+        "endpoints:\n",
+        "  - { id: fresh, url: 'https://d.example/' }\n",
+        "  - { id: edit, url: 'https://b.example/', headers: { X-A: b } }\n",
+        "  - { id: keep, url: 'https://a.example/' }\n",
+    ));
+    let d = diff(&old, &new);
+    assert_eq!(d.added, ["fresh"]);
+    assert_eq!(d.changed, ["edit"]);
+    assert_eq!(d.removed, ["gone"]);
+    assert_eq!(d.restart_required, ["listen", "data_dir"]);
+    assert!(!d.is_empty());
+    assert!(diff(&old, &old).is_empty());
+    let disabled = ok("endpoints:\n  - { id: keep, url: 'https://a.example/', enabled: false }\n");
+    let enabled = ok("endpoints:\n  - { id: keep, url: 'https://a.example/' }\n");
+    assert_eq!(diff(&enabled, &disabled).changed, ["keep"]);
+}
+
+#[test]
+fn debug_output_hides_secrets() {
+    let c = ok(FULL);
+    let text = format!("{c:?}");
+    assert!(!text.contains("pk-live-123"), "plaintext key leaked");
+    assert!(!text.contains("whsec_billing"), "endpoint secret leaked");
+    assert!(!text.contains("9f86d081"), "key hash shown");
+    assert!(!text.contains("159, 134, 208"), "key hash bytes shown");
+    assert!(text.contains("publisher"));
+}
+
+#[test]
+fn scope_spellings_round_trip() {
+    for scope in Scope::ALL {
+        assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+    }
+    assert_eq!(Scope::EndpointsManage.as_str(), "endpoints:manage");
+    assert!("events:write".parse::<Scope>().is_err());
+}
+
+use sha2::Digest as _;

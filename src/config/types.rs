@@ -1,0 +1,311 @@
+//! The typed configuration that the rest of Hookgate reads, and its defaults.
+//!
+//! Owns: [`Config`] and every section struct, the small enums ([`Scope`],
+//! [`OnError`], [`Ordering`]), [`Rate`], and the documented defaults. Values
+//! here are already validated, so consumers never re-check them. `config`
+//! imports nothing from api/store/dispatch/delivery/plugins; the only other
+//! crate module used is `crate::signing` for the endpoint signature types.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::signing::{Secret, SignatureSpec};
+
+use super::pattern::EventPattern;
+use super::template::HeaderTemplate;
+
+/// The whole gateway configuration, as loaded from one YAML file. Cloned into
+/// each reload so readers hold a consistent snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// API listen address; changing it needs a restart.
+    pub listen: SocketAddr,
+    /// Directory for the database and caches; changing it needs a restart.
+    pub data_dir: PathBuf,
+    /// API keys for the HTTP API.
+    pub auth: AuthConfig,
+    /// Gateway-wide delivery behaviour (timeouts, retries, limits).
+    pub delivery: DeliveryConfig,
+    /// Outbound network policy (SSRF guard).
+    pub network: NetworkConfig,
+    /// WebAssembly plugins by name, referenced from endpoints.
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Endpoints defined in the file, in file order.
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+impl Config {
+    /// What `hookgate serve` runs with when no file is given: API on loopback
+    /// `127.0.0.1:8080`, data in `./hookgate-data`, no keys, no endpoints.
+    pub fn embedded_default() -> Config {
+        Config {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            data_dir: PathBuf::from("./hookgate-data"),
+            auth: AuthConfig::default(),
+            delivery: DeliveryConfig::default(),
+            network: NetworkConfig::default(),
+            plugins: BTreeMap::new(),
+            endpoints: Vec::new(),
+        }
+    }
+}
+
+impl Default for Config {
+    /// Same as [`Config::embedded_default`].
+    fn default() -> Self {
+        Config::embedded_default()
+    }
+}
+
+/// API authentication. No keys means the API is open on loopback only (the
+/// server warns about that).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthConfig {
+    /// Configured keys, in file order; names are unique.
+    pub api_keys: Vec<ApiKeyConfig>,
+}
+
+/// One API key. Only the SHA-256 of the key is kept, so a config snapshot
+/// (or a log of it) never holds a usable credential.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyConfig {
+    /// Unique, human-readable key name (for logs and audit).
+    pub name: String,
+    /// SHA-256 of the key bytes; compare against the hash of a presented key.
+    pub key_sha256: [u8; 32],
+    /// What the key may do; never empty.
+    pub scopes: Vec<Scope>,
+    /// When set, the key only sees this tenant's events and endpoints.
+    pub tenant: Option<String>,
+}
+
+impl fmt::Debug for ApiKeyConfig {
+    /// Omits the key hash: even a hash of a weak key is worth hiding.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyConfig")
+            .field("name", &self.name)
+            .field("key_sha256", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .field("tenant", &self.tenant)
+            .finish()
+    }
+}
+
+/// A permission an API key can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// `events:publish`: submit events.
+    EventsPublish,
+    /// `events:read`: read events and deliveries.
+    EventsRead,
+    /// `endpoints:read`: list and read endpoints.
+    EndpointsRead,
+    /// `endpoints:manage`: create, change and delete endpoints.
+    EndpointsManage,
+    /// `admin`: everything.
+    Admin,
+}
+
+impl Scope {
+    /// Every scope, for help texts and "admin implies all" checks.
+    pub const ALL: [Scope; 5] = [
+        Scope::EventsPublish,
+        Scope::EventsRead,
+        Scope::EndpointsRead,
+        Scope::EndpointsManage,
+        Scope::Admin,
+    ];
+
+    /// The spelling used in the config file and the API (`events:publish`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Scope::EventsPublish => "events:publish",
+            Scope::EventsRead => "events:read",
+            Scope::EndpointsRead => "endpoints:read",
+            Scope::EndpointsManage => "endpoints:manage",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+
+    /// Parses the config/API spelling, so the API can reuse it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL
+            .into_iter()
+            .find(|scope| scope.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = Scope::ALL.iter().map(Scope::as_str).collect();
+                format!("unknown scope {s:?} (expected one of: {})", all.join(", "))
+            })
+    }
+}
+
+impl fmt::Display for Scope {
+    /// Same as [`Scope::as_str`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Gateway-wide delivery settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryConfig {
+    /// Timeout of one delivery attempt.
+    pub timeout: Duration,
+    /// Delay before attempt 2, 3, ...; after the last one the delivery is dead. Never empty.
+    pub retry_schedule: Vec<Duration>,
+    /// Random spread applied to each delay, as a fraction in `[0, 1]`.
+    pub jitter: f64,
+    /// Disable an endpoint after this many consecutive failed attempts; 0 = never.
+    pub auto_disable_after: u32,
+    /// Attempts in flight across the whole gateway; at least 1.
+    pub max_in_flight: usize,
+    /// Bytes of a response body kept for inspection.
+    pub response_body_limit: usize,
+    /// Treat 4xx (other than 408/410/429) as final at once.
+    pub fail_fast_4xx: bool,
+    /// Upper bound applied to a receiver's `Retry-After`.
+    pub retry_after_cap: Duration,
+    /// On SIGTERM, how long in-flight attempts may finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for DeliveryConfig {
+    /// The documented defaults (10s timeout, 5s…10h schedule, jitter 0.2, ...).
+    fn default() -> Self {
+        let secs = Duration::from_secs;
+        DeliveryConfig {
+            timeout: secs(10),
+            retry_schedule: vec![
+                secs(5),
+                secs(5 * 60),
+                secs(30 * 60),
+                secs(2 * 3600),
+                secs(5 * 3600),
+                secs(10 * 3600),
+                secs(10 * 3600),
+            ],
+            jitter: 0.2,
+            auto_disable_after: 20,
+            max_in_flight: 1024,
+            response_body_limit: 2000,
+            fail_fast_4xx: false,
+            retry_after_cap: secs(3600),
+            shutdown_grace: secs(10),
+        }
+    }
+}
+
+/// Outbound network policy for deliveries and plugin HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetworkConfig {
+    /// Allow `http://` endpoint URLs (default: https only).
+    pub allow_http: bool,
+    /// Networks exempt from the private-address (SSRF) guard.
+    pub allow_private: Vec<ipnet::IpNet>,
+}
+
+/// One WebAssembly plugin, shared by the endpoints that `use` it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginConfig {
+    /// Path to the `.wasm` file, already resolved against the config file's directory.
+    pub path: PathBuf,
+    /// Memory limit in bytes (default 32 MiB).
+    pub memory: u64,
+    /// Time limit per invocation (default 100 ms).
+    pub timeout: Duration,
+    /// Host capabilities granted to the plugin (default: none).
+    pub allow: PluginAllow,
+}
+
+impl PluginConfig {
+    /// Memory limit when `memory` is not given.
+    pub const DEFAULT_MEMORY: u64 = 32 * 1024 * 1024;
+    /// Time limit when `timeout` is not given.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
+}
+
+/// Capabilities a plugin may use.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PluginAllow {
+    /// Access to the plugin key-value store.
+    pub kv: bool,
+    /// Hosts the plugin may call over HTTP (empty = none).
+    pub http: Vec<String>,
+}
+
+/// One delivery target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointConfig {
+    /// Unique id (see [`super::is_valid_id`]).
+    pub id: String,
+    /// Owning tenant (default `"default"`).
+    pub tenant: String,
+    /// Target URL: http(s) with a host; http only with `network.allow_http`.
+    pub url: url::Url,
+    /// Event types delivered here; empty = all.
+    pub events: Vec<EventPattern>,
+    /// Signing secret; `None` means one is generated and stored.
+    pub secret: Option<Secret>,
+    /// Signature format and header overrides.
+    pub signature: SignatureSpec,
+    /// Extra request headers in file order; names are valid and not reserved.
+    pub headers: Vec<(String, HeaderTemplate)>,
+    /// Plugins run on each delivery, in order.
+    pub plugins: Vec<PluginRef>,
+    /// Optional per-endpoint rate limit.
+    pub rate: Option<Rate>,
+    /// Optional per-endpoint concurrency limit (at least 1).
+    pub max_in_flight: Option<usize>,
+    /// Delivery ordering guarantee.
+    pub ordering: Ordering,
+    /// Disabled endpoints receive nothing (default true).
+    pub enabled: bool,
+}
+
+/// One use of a plugin by an endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginRef {
+    /// Name of a top-level plugin (YAML key `use`).
+    pub name: String,
+    /// Plugin-specific configuration passed as JSON; `Null` when not given.
+    pub config: serde_json::Value,
+    /// What to do when the plugin fails.
+    pub on_error: OnError,
+}
+
+/// Behaviour when a plugin fails on a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OnError {
+    /// Count it as a failed attempt and retry later (default).
+    #[default]
+    Retry,
+    /// Skip this plugin and deliver anyway.
+    Skip,
+    /// Drop the delivery.
+    Drop,
+}
+
+/// Ordering guarantee of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Ordering {
+    /// Deliveries may overtake each other (default).
+    #[default]
+    None,
+    /// One delivery at a time, in event order.
+    Fifo,
+}
+
+/// A rate limit, normalised to events per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Allowed deliveries per second (always > 0).
+    pub per_second: f64,
+}

@@ -1,0 +1,157 @@
+//! One attempt, from a due delivery to a recorded outcome.
+//!
+//! Runs as its own task, holding a global in-flight permit for its whole life. It never decides
+//! *when* to run (the scheduler does) and never touches the database directly (the store does);
+//! it turns a [`crate::delivery`] answer into the delivery's next state.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rand::Rng;
+
+use super::registry::LiveEndpoint;
+use super::Shared;
+use crate::delivery::headers::{self, AttemptIds};
+use crate::delivery::{classify, retry, Verdict};
+use crate::store::{
+    now_ms, AttemptOutcome, AttemptRecord, DeliveryStatus, DueDelivery, EndpointEffect,
+    EndpointState, Millis,
+};
+
+/// How long to wait before trying again when recording an outcome failed (disk trouble): the
+/// delivery is still pending in the store, so it will be attempted again — at-least-once.
+const RECORD_FAILURE_BACKOFF_MS: Millis = 1_000;
+
+/// What the scheduler learns when an attempt is over.
+#[derive(Debug)]
+pub struct Completion {
+    /// Endpoint of the delivery.
+    pub endpoint_id: String,
+    /// The delivery.
+    pub delivery_id: String,
+    /// When it is due again, if still pending.
+    pub next_due_ms: Option<Millis>,
+    /// The endpoint's new persistent state, if the attempt changed it.
+    pub endpoint_state: Option<EndpointState>,
+}
+
+/// Makes one attempt and records it.
+pub async fn attempt(
+    shared: Arc<Shared>,
+    live: Arc<LiveEndpoint>,
+    item: DueDelivery,
+) -> Completion {
+    let d = &item.delivery;
+    let settings = shared.settings.load_full();
+    let n = d.attempts + 1;
+    let started_ms = now_ms();
+    let body = Bytes::from(item.event.body.clone());
+    let ids = AttemptIds {
+        event_id: &item.event.id,
+        event_type: &item.event.event_type,
+        tenant: &item.event.tenant,
+        delivery_id: &d.id,
+    };
+    let hdrs = headers::build(
+        &live.config,
+        &live.secrets,
+        ids,
+        (started_ms / 1000) as i64,
+        &body,
+    );
+    let client = shared.client.load_full();
+    let resp = client
+        .post(
+            &live.config.url,
+            &hdrs,
+            body,
+            settings.timeout,
+            settings.response_body_limit,
+        )
+        .await;
+
+    let verdict = classify(resp.status, settings.fail_fast_4xx);
+    let failure = EndpointEffect::Failure {
+        auto_disable_after: settings.auto_disable_after,
+    };
+    let (mut status, next, effect) = match verdict {
+        Verdict::Success => (DeliveryStatus::Succeeded, None, EndpointEffect::Success),
+        Verdict::Gone => (DeliveryStatus::Dead, None, EndpointEffect::Gone),
+        Verdict::Dead => (DeliveryStatus::Dead, None, failure),
+        Verdict::Retry => {
+            let draw: f64 = rand::rng().random();
+            match retry::next_delay(
+                n,
+                &settings.retry_schedule,
+                settings.jitter,
+                resp.retry_after,
+                settings.retry_after_cap,
+                draw,
+            ) {
+                Some(delay) => (
+                    DeliveryStatus::Pending,
+                    Some(now_ms() + delay.as_millis() as Millis),
+                    failure,
+                ),
+                None => (DeliveryStatus::Dead, None, failure),
+            }
+        }
+    };
+    // Removed from config while in flight: no further attempts.
+    if status == DeliveryStatus::Pending && shared.registry.get(&d.endpoint_id).is_none() {
+        status = DeliveryStatus::Cancelled;
+    }
+    tracing::debug!(
+        endpoint_id = %d.endpoint_id,
+        delivery_id = %d.id,
+        attempt = n,
+        status_code = resp.status,
+        latency_ms = resp.latency.as_millis() as u64,
+        outcome = ?status,
+        error = resp.error.as_deref(),
+        "attempt finished"
+    );
+    let attempt = AttemptRecord {
+        n,
+        started_ms,
+        status_code: resp.status,
+        latency_ms: resp.latency.as_millis() as u64,
+        response_body: resp.body,
+        error: resp.error,
+        next_attempt_ms: next.filter(|_| status == DeliveryStatus::Pending),
+        url: live.config.url.to_string(),
+        request_headers: hdrs,
+    };
+    let outcome = AttemptOutcome {
+        delivery: d.clone(),
+        attempt,
+        status,
+        next_attempt_ms: next,
+        fifo: live.is_fifo(),
+        endpoint_effect: effect,
+    };
+    match shared.store.record(vec![outcome]).await {
+        Ok(mut rec) => {
+            let rec = rec.pop().unwrap_or_default();
+            Completion {
+                endpoint_id: d.endpoint_id.clone(),
+                delivery_id: d.id.clone(),
+                next_due_ms: if rec.status == Some(DeliveryStatus::Pending) {
+                    next
+                } else {
+                    None
+                },
+                endpoint_state: rec.endpoint_state,
+            }
+        }
+        Err(e) => {
+            tracing::error!(delivery_id = %d.id, error = %e, "cannot record attempt; it will be repeated");
+            Completion {
+                endpoint_id: d.endpoint_id.clone(),
+                delivery_id: d.id.clone(),
+                next_due_ms: Some(now_ms() + RECORD_FAILURE_BACKOFF_MS),
+                endpoint_state: None,
+            }
+        }
+    }
+}

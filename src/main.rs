@@ -1,0 +1,99 @@
+//! `hookgate`: parses the command line, sets up logging, and hands over. Exit codes: 0 ok,
+//! 1 the command failed (message printed once, with its causes), 2 bad usage (clap).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hookgate::cli::{self, Cli, Command, ConfigCommand, LogFormat};
+use hookgate::signing::{Secret, SignatureSpec};
+
+fn init_logging(format: LogFormat, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { config } => {
+            init_logging(cli.log_format, &cli.log);
+            let source = match config {
+                Some(p) => hookgate::app::ConfigSource::File(p),
+                None => hookgate::app::ConfigSource::Embedded,
+            };
+            hookgate::app::run(source, shutdown_signal()).await?;
+        }
+        Command::Config(ConfigCommand::Check { file }) => match hookgate::config::check_file(&file)
+        {
+            Ok(msg) => println!("{msg}"),
+            Err(msg) => {
+                eprintln!("{msg}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        Command::Events(c) => cli::client::events(c).await?,
+        Command::Deliveries(c) => cli::client::deliveries(c).await?,
+        Command::Verify(a) => {
+            let spec = SignatureSpec {
+                scheme: a.scheme,
+                header: a.header_name,
+                prefix: a.prefix,
+            };
+            match cli::verify::run_verify(
+                spec,
+                Secret::new(a.secret),
+                a.headers,
+                a.body,
+                a.tolerance,
+            ) {
+                Ok(msg) => println!("{msg}"),
+                Err(msg) => {
+                    eprintln!("{msg}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

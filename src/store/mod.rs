@@ -1,0 +1,191 @@
+//! Durable state: events, deliveries, attempts, the due index and per-endpoint state.
+//!
+//! Owns the [`Store`] trait (the seam for a future networked backend) and [`RedbStore`], the
+//! embedded default. Callers see typed records and whole operations ("ingest these events with
+//! their fan-out", "record these attempt outcomes"); tables, keys and transactions stay inside.
+//!
+//! Invariants the rest of the gateway relies on:
+//! - When [`Store::ingest`] returns, the events and all their deliveries are durable (fsync'd).
+//! - A pending delivery always has exactly one entry in the due index; a finished one has none.
+//!   The dispatcher finds work only through [`Store::due`], so nothing pending is ever forgotten,
+//!   even after a crash between an attempt and its record.
+//!
+//! Must not import `axum`, `reqwest` or `wasmtime`.
+
+mod records;
+mod redb_store;
+
+pub use records::*;
+pub use redb_store::RedbStore;
+
+use async_trait::async_trait;
+
+/// Errors at the store boundary. Storage failures are not recoverable by the caller; they are
+/// reported (HTTP 503, logged) and the operation is not acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        /// Path of the database file.
+        path: String,
+        /// What redb said.
+        source: redb::DatabaseError,
+    },
+    /// A read or write failed inside redb.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// A stored record could not be decoded (corruption or an incompatible downgrade).
+    #[error("corrupt record in {table}: {detail}")]
+    Corrupt {
+        /// Table holding the record.
+        table: &'static str,
+        /// Decoder message.
+        detail: String,
+    },
+    /// The writer thread is gone (shutdown already completed).
+    #[error("store is closed")]
+    Closed,
+}
+
+/// An event with its fan-out (its `deliveries` list), ready to be made durable in one step.
+pub type NewEvent = EventRecord;
+
+/// What ingest did with one event.
+#[derive(Debug, Clone)]
+pub enum Ingested {
+    /// Stored now, with its deliveries.
+    Created(EventRecord),
+    /// The id was known: nothing stored, here is the original.
+    Duplicate(EventRecord),
+}
+
+/// A pending delivery that is due, with what an attempt needs.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    /// The delivery as stored.
+    pub delivery: DeliveryRecord,
+    /// The event it carries (body included).
+    pub event: std::sync::Arc<EventRecord>,
+}
+
+/// Result of scanning one endpoint's slice of the due index.
+#[derive(Debug, Default)]
+pub struct DueScan {
+    /// Due deliveries, oldest due first, at most the asked limit.
+    pub items: Vec<DueDelivery>,
+    /// Due-key time of the first entry not returned (skipped in-flight ones excluded), so the
+    /// scheduler knows when to look at this endpoint again. `None`: nothing else pending.
+    pub next_due_ms: Option<Millis>,
+}
+
+/// How an attempt changes its endpoint's persistent state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointEffect {
+    /// A success: the failure streak resets.
+    Success,
+    /// A failure: the streak grows; at `auto_disable_after` (0 = never) the endpoint is disabled.
+    Failure {
+        /// Threshold from config.
+        auto_disable_after: u32,
+    },
+    /// The receiver asked to stop (410 Gone): disable at once.
+    Gone,
+    /// Nothing to change (e.g. a cancelled delivery).
+    None,
+}
+
+/// One finished attempt and the state it moves its delivery to.
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome {
+    /// The delivery, as it was when the attempt started.
+    pub delivery: DeliveryRecord,
+    /// The attempt to append.
+    pub attempt: AttemptRecord,
+    /// New status (`Pending` with `next_attempt_ms` to retry).
+    pub status: DeliveryStatus,
+    /// When to try again, with `Pending`.
+    pub next_attempt_ms: Option<Millis>,
+    /// Whether the endpoint is FIFO (its due key keeps the creation time).
+    pub fifo: bool,
+    /// What the attempt does to the endpoint's failure streak.
+    pub endpoint_effect: EndpointEffect,
+}
+
+/// What recording an outcome changed beyond the delivery itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Recorded {
+    /// The delivery's status after recording (may differ from the asked one: a delivery that was
+    /// cancelled while its attempt was in flight stays cancelled).
+    pub status: Option<DeliveryStatus>,
+    /// The endpoint's state after this outcome, when it changed.
+    pub endpoint_state: Option<EndpointState>,
+}
+
+/// A page of deliveries for one endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryPage {
+    /// Newest first.
+    pub items: Vec<DeliveryRecord>,
+    /// Pass back as `cursor` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// The storage seam. The dispatcher and the API talk only to this trait, so a networked backend
+/// (PostgreSQL, FoundationDB…) can be added without touching them.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Makes events and their fan-out durable, atomically for the whole slice. Events whose id is
+    /// already stored are returned as [`Ingested::Duplicate`] and not stored again.
+    async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Ingested>, StoreError>;
+
+    /// Due deliveries of one endpoint with due key `<= now_ms`, skipping ids in `skip` (those in
+    /// flight), at most `limit`. Cost depends on `limit + skip.len()`, never on the backlog.
+    async fn due(
+        &self,
+        endpoint_id: &str,
+        now_ms: Millis,
+        skip: &std::collections::HashSet<String>,
+        limit: usize,
+    ) -> Result<DueScan, StoreError>;
+
+    /// Every endpoint id that has pending deliveries, with its earliest due key (start-up).
+    async fn pending_endpoints(&self) -> Result<Vec<(String, Millis)>, StoreError>;
+
+    /// Records finished attempts and moves their deliveries on, durably.
+    async fn record(&self, outcomes: Vec<AttemptOutcome>) -> Result<Vec<Recorded>, StoreError>;
+
+    /// Cancels every pending delivery of an endpoint (it was removed). Returns how many.
+    async fn cancel_endpoint(&self, endpoint_id: &str) -> Result<u64, StoreError>;
+
+    /// Reads an event.
+    async fn event(&self, id: &str) -> Result<Option<EventRecord>, StoreError>;
+
+    /// Reads a delivery and all its attempts, oldest first.
+    async fn delivery(
+        &self,
+        id: &str,
+    ) -> Result<Option<(DeliveryRecord, Vec<AttemptRecord>)>, StoreError>;
+
+    /// Deliveries of an endpoint, newest first, optionally filtered by status.
+    async fn endpoint_deliveries(
+        &self,
+        endpoint_id: &str,
+        status: Option<DeliveryStatus>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<DeliveryPage, StoreError>;
+
+    /// Persistent state of every endpoint that has any.
+    async fn endpoint_states(&self) -> Result<Vec<(String, EndpointState)>, StoreError>;
+
+    /// Overwrites an endpoint's state (enable/disable by an operator).
+    async fn put_endpoint_state(&self, id: &str, state: EndpointState) -> Result<(), StoreError>;
+
+    /// The secret generated for an endpoint whose config gives none, creating it on first use.
+    async fn generated_secret(
+        &self,
+        endpoint_id: &str,
+        generate: &(dyn Fn() -> String + Send + Sync),
+    ) -> Result<String, StoreError>;
+}

@@ -1,0 +1,261 @@
+//! [`RedbStore`]: the embedded default store, one redb file under `data_dir`.
+//!
+//! Writes go to the group-commit thread in [`writer`]; reads open their own read transaction
+//! (MVCC: they never wait for the writer) and run inline, because they are short B-tree lookups
+//! served from redb's page cache.
+
+mod tables;
+mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use redb::{Database, ReadableDatabase, ReadableTable};
+use tokio::sync::{mpsc, oneshot};
+
+use tables::*;
+use writer::WriteOp;
+
+use crate::store::*;
+
+/// Depth of the writer queue; callers wait (backpressure) when it is full.
+const WRITE_QUEUE: usize = 8192;
+/// A status-filtered listing looks at no more than this many rows per page.
+const LIST_SCAN_CAP: usize = 10_000;
+
+/// The redb-backed [`Store`].
+pub struct RedbStore {
+    db: Arc<Database>,
+    tx: mpsc::Sender<WriteOp>,
+}
+
+impl RedbStore {
+    /// Opens (or creates) `dir/hookgate.redb`, creating the directory and every table, and starts
+    /// the writer thread. A file left by a crash is recovered by redb on open.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Storage(format!("cannot create data dir {}: {e}", dir.display()))
+        })?;
+        let path = dir.join("hookgate.redb");
+        let db = Database::builder()
+            .set_cache_size(64 * 1024 * 1024)
+            .create(&path)
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let txn = db.begin_write().map_err(storage)?;
+        txn.open_table(EVENTS).map_err(storage)?;
+        txn.open_table(DELIVERIES).map_err(storage)?;
+        txn.open_table(ATTEMPTS).map_err(storage)?;
+        txn.open_table(DUE).map_err(storage)?;
+        txn.open_table(BY_ENDPOINT).map_err(storage)?;
+        txn.open_table(ENDPOINT_STATE).map_err(storage)?;
+        txn.open_table(SECRETS).map_err(storage)?;
+        txn.commit().map_err(storage)?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let wdb = db.clone();
+        std::thread::Builder::new()
+            .name("hookgate-store-writer".into())
+            .spawn(move || writer::run(wdb, rx))
+            .map_err(storage)?;
+        Ok(Self { db, tx })
+    }
+
+    async fn send<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> WriteOp,
+    ) -> Result<T, StoreError> {
+        let (rtx, rrx) = oneshot::channel();
+        self.tx
+            .send(make(rtx))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rrx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
+        self.db.begin_read().map_err(storage)
+    }
+}
+
+#[async_trait]
+impl Store for RedbStore {
+    async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Ingested>, StoreError> {
+        self.send(|r| WriteOp::Ingest(events, r)).await
+    }
+
+    async fn due(
+        &self,
+        endpoint_id: &str,
+        now_ms: Millis,
+        skip: &HashSet<String>,
+        limit: usize,
+    ) -> Result<DueScan, StoreError> {
+        let txn = self.read()?;
+        let due_t = txn.open_table(DUE).map_err(storage)?;
+        let del_t = txn.open_table(DELIVERIES).map_err(storage)?;
+        let ev_t = txn.open_table(EVENTS).map_err(storage)?;
+        let mut scan = DueScan::default();
+        let mut events: HashMap<String, Arc<EventRecord>> = HashMap::new();
+        for entry in due_t.range((endpoint_id, 0u64, "")..).map_err(storage)? {
+            let (k, _) = entry.map_err(storage)?;
+            let (ep, due, id) = k.value();
+            if ep != endpoint_id {
+                break;
+            }
+            if due > now_ms || scan.items.len() >= limit {
+                scan.next_due_ms = Some(due);
+                break;
+            }
+            if skip.contains(id) {
+                continue;
+            }
+            let Some(d) = del_t.get(id).map_err(storage)? else {
+                continue;
+            };
+            let delivery: DeliveryRecord = decode("deliveries", d.value())?;
+            let event = match events.get(&delivery.event_id) {
+                Some(e) => e.clone(),
+                None => {
+                    let Some(e) = ev_t.get(delivery.event_id.as_str()).map_err(storage)? else {
+                        continue;
+                    };
+                    let e: Arc<EventRecord> = Arc::new(decode("events", e.value())?);
+                    events.insert(delivery.event_id.clone(), e.clone());
+                    e
+                }
+            };
+            scan.items.push(DueDelivery { delivery, event });
+        }
+        Ok(scan)
+    }
+
+    async fn pending_endpoints(&self) -> Result<Vec<(String, Millis)>, StoreError> {
+        let txn = self.read()?;
+        let due_t = txn.open_table(DUE).map_err(storage)?;
+        let mut out = Vec::new();
+        let mut from = String::new();
+        // Skip-scan: one seek per endpoint, not one step per pending delivery.
+        loop {
+            let mut it = due_t.range((from.as_str(), 0u64, "")..).map_err(storage)?;
+            let Some(entry) = it.next() else { break };
+            let (k, _) = entry.map_err(storage)?;
+            let (ep, due, _) = k.value();
+            out.push((ep.to_string(), due));
+            from = format!("{ep}\0");
+        }
+        Ok(out)
+    }
+
+    async fn record(&self, outcomes: Vec<AttemptOutcome>) -> Result<Vec<Recorded>, StoreError> {
+        self.send(|r| WriteOp::Record(outcomes, r)).await
+    }
+
+    async fn cancel_endpoint(&self, endpoint_id: &str) -> Result<u64, StoreError> {
+        let ep = endpoint_id.to_string();
+        self.send(|r| WriteOp::Cancel(ep, r)).await
+    }
+
+    async fn event(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(EVENTS).map_err(storage)?;
+        let v = t.get(id).map_err(storage)?;
+        v.map(|v| decode("events", v.value())).transpose()
+    }
+
+    async fn delivery(
+        &self,
+        id: &str,
+    ) -> Result<Option<(DeliveryRecord, Vec<AttemptRecord>)>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(DELIVERIES).map_err(storage)?;
+        let Some(v) = t.get(id).map_err(storage)? else {
+            return Ok(None);
+        };
+        let d: DeliveryRecord = decode("deliveries", v.value())?;
+        let at = txn.open_table(ATTEMPTS).map_err(storage)?;
+        let mut attempts = Vec::new();
+        for entry in at.range((id, 0u32)..=(id, u32::MAX)).map_err(storage)? {
+            let (_, v) = entry.map_err(storage)?;
+            attempts.push(decode("attempts", v.value())?);
+        }
+        Ok(Some((d, attempts)))
+    }
+
+    async fn endpoint_deliveries(
+        &self,
+        endpoint_id: &str,
+        status: Option<DeliveryStatus>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<DeliveryPage, StoreError> {
+        let txn = self.read()?;
+        let idx = txn.open_table(BY_ENDPOINT).map_err(storage)?;
+        let del_t = txn.open_table(DELIVERIES).map_err(storage)?;
+        let upper = cursor.unwrap_or(ID_MAX);
+        let mut page = DeliveryPage::default();
+        let mut scanned = 0usize;
+        for entry in idx
+            .range((endpoint_id, "")..(endpoint_id, upper))
+            .map_err(storage)?
+            .rev()
+        {
+            let (k, _) = entry.map_err(storage)?;
+            let (_, id) = k.value();
+            scanned += 1;
+            if page.items.len() >= limit || scanned > LIST_SCAN_CAP {
+                page.next_cursor = page
+                    .items
+                    .last()
+                    .map(|d| d.id.clone())
+                    .or(Some(id.to_string()));
+                break;
+            }
+            let Some(v) = del_t.get(id).map_err(storage)? else {
+                continue;
+            };
+            let d: DeliveryRecord = decode("deliveries", v.value())?;
+            if status.is_none_or(|s| s == d.status) {
+                page.items.push(d);
+            }
+        }
+        Ok(page)
+    }
+
+    async fn endpoint_states(&self) -> Result<Vec<(String, EndpointState)>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(ENDPOINT_STATE).map_err(storage)?;
+        let mut out = Vec::new();
+        for entry in t.iter().map_err(storage)? {
+            let (k, v) = entry.map_err(storage)?;
+            out.push((k.value().to_string(), decode("endpoint_state", v.value())?));
+        }
+        Ok(out)
+    }
+
+    async fn put_endpoint_state(&self, id: &str, state: EndpointState) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.send(|r| WriteOp::PutState(id, state, r)).await
+    }
+
+    async fn generated_secret(
+        &self,
+        endpoint_id: &str,
+        generate: &(dyn Fn() -> String + Send + Sync),
+    ) -> Result<String, StoreError> {
+        {
+            let txn = self.read()?;
+            let t = txn.open_table(SECRETS).map_err(storage)?;
+            if let Some(v) = t.get(endpoint_id).map_err(storage)? {
+                return Ok(v.value().to_string());
+            }
+        }
+        let ep = endpoint_id.to_string();
+        let candidate = generate();
+        self.send(|r| WriteOp::Secret(ep, candidate, r)).await
+    }
+}

@@ -1,0 +1,47 @@
+//! Table definitions and the JSON codec for values.
+//!
+//! Keys are typed tuples so redb orders them for us: the due index sorts by
+//! (endpoint, due time, delivery id), which is what makes "next due delivery of this endpoint" a
+//! single B-tree seek however large the backlog is.
+
+use redb::TableDefinition;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::store::StoreError;
+
+/// `event id → EventRecord`.
+pub const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
+/// `delivery id → DeliveryRecord`.
+pub const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+/// `(delivery id, attempt n) → AttemptRecord`.
+pub const ATTEMPTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("attempts");
+/// `(endpoint id, due ms, delivery id) → ()`: one entry per pending delivery.
+pub const DUE: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("due");
+/// `(endpoint id, delivery id) → ()`: every delivery of an endpoint, for listing.
+pub const BY_ENDPOINT: TableDefinition<(&str, &str), ()> = TableDefinition::new("by_endpoint");
+/// `endpoint id → EndpointState`.
+pub const ENDPOINT_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("endpoint_state");
+/// `endpoint id → generated secret` for config endpoints without one.
+pub const SECRETS: TableDefinition<&str, &str> = TableDefinition::new("generated_secrets");
+
+/// An id sorting after every delivery id (they are ASCII alphanumerics and `_`).
+pub const ID_MAX: &str = "\u{7f}";
+
+/// Maps any redb error into the store's error.
+pub fn storage(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Storage(e.to_string())
+}
+
+/// Encodes a record.
+pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // Serializing our own plain records cannot fail (no maps with non-string keys, no I/O).
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// Decodes a record, naming the table on failure.
+pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        table,
+        detail: e.to_string(),
+    })
+}

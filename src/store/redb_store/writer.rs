@@ -1,0 +1,410 @@
+//! The single writer thread: group commit.
+//!
+//! redb allows one write transaction at a time and a durable commit costs an fsync (~0.2 ms
+//! here), so committing each request alone caps the gateway near 4,000 writes/s. Every write
+//! therefore goes through this thread: it takes the first queued operation, drains whatever else
+//! queued meanwhile (up to [`MAX_OPS_PER_COMMIT`]), applies them all in one transaction, commits
+//! once, then answers each caller. Under load the batch grows by itself; idle, latency is one
+//! commit.
+
+use std::sync::Arc;
+
+use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use tokio::sync::{mpsc, oneshot};
+
+use super::tables::*;
+use crate::store::*;
+
+/// Upper bound on operations folded into one commit, so one commit stays a few milliseconds.
+pub const MAX_OPS_PER_COMMIT: usize = 512;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// One write, with the channel its caller waits on.
+pub enum WriteOp {
+    /// Store events and their deliveries.
+    Ingest(Vec<NewEvent>, Reply<Vec<Ingested>>),
+    /// Record attempt outcomes.
+    Record(Vec<AttemptOutcome>, Reply<Vec<Recorded>>),
+    /// Cancel an endpoint's pending deliveries.
+    Cancel(String, Reply<u64>),
+    /// Overwrite an endpoint's state.
+    PutState(String, EndpointState, Reply<()>),
+    /// Get or create an endpoint's generated secret (the candidate is used when none exists).
+    Secret(String, String, Reply<String>),
+}
+
+/// A computed answer, held until the commit succeeds.
+enum Answer {
+    Ingest(Reply<Vec<Ingested>>, Vec<Ingested>),
+    Record(Reply<Vec<Recorded>>, Vec<Recorded>),
+    Cancel(Reply<u64>, u64),
+    PutState(Reply<()>),
+    Secret(Reply<String>, String),
+}
+
+impl Answer {
+    fn send(self) {
+        // A caller that went away (request cancelled) no longer needs its answer; the write
+        // is durable either way.
+        match self {
+            Answer::Ingest(r, v) => drop(r.send(Ok(v))),
+            Answer::Record(r, v) => drop(r.send(Ok(v))),
+            Answer::Cancel(r, v) => drop(r.send(Ok(v))),
+            Answer::PutState(r) => drop(r.send(Ok(()))),
+            Answer::Secret(r, v) => drop(r.send(Ok(v))),
+        }
+    }
+
+    fn fail(self, msg: &str) {
+        match self {
+            Answer::Ingest(r, _) => drop(r.send(err(msg))),
+            Answer::Record(r, _) => drop(r.send(err(msg))),
+            Answer::Cancel(r, _) => drop(r.send(err(msg))),
+            Answer::PutState(r) => drop(r.send(err(msg))),
+            Answer::Secret(r, _) => drop(r.send(err(msg))),
+        }
+    }
+}
+
+/// Runs until every sender is dropped. Call on a dedicated OS thread: it blocks.
+pub fn run(db: Arc<Database>, mut rx: mpsc::Receiver<WriteOp>) {
+    let mut ops = Vec::with_capacity(MAX_OPS_PER_COMMIT);
+    while let Some(first) = rx.blocking_recv() {
+        ops.push(first);
+        while ops.len() < MAX_OPS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&db, ops.drain(..));
+    }
+    tracing::debug!("store writer stopped");
+}
+
+fn commit_batch(db: &Database, ops: impl Iterator<Item = WriteOp>) {
+    let ops: Vec<WriteOp> = ops.collect();
+    let txn = match db.begin_write() {
+        Ok(mut t) => {
+            // Immediate is the default; said explicitly because every ack depends on it.
+            if let Err(e) = t.set_durability(Durability::Immediate) {
+                fail_all(ops, &e.to_string());
+                return;
+            }
+            t
+        }
+        Err(e) => return fail_all(ops, &e.to_string()),
+    };
+    let mut answers = Vec::with_capacity(ops.len());
+    let mut failure: Option<String> = None;
+    for op in ops {
+        if let Some(msg) = &failure {
+            fail_op(op, msg);
+            continue;
+        }
+        match apply(&txn, op) {
+            Ok(a) => answers.push(a),
+            Err((a, msg)) => {
+                a.fail(&msg);
+                failure = Some(msg);
+            }
+        }
+    }
+    if let Some(msg) = failure {
+        tracing::error!(error = %msg, "store write failed; batch rolled back");
+        let _ = txn.abort();
+        answers.into_iter().for_each(|a| a.fail(&msg));
+        return;
+    }
+    match txn.commit() {
+        Ok(()) => answers.into_iter().for_each(Answer::send),
+        Err(e) => {
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "store commit failed");
+            answers.into_iter().for_each(|a| a.fail(&msg));
+        }
+    }
+}
+
+fn err<T>(msg: &str) -> Result<T, StoreError> {
+    Err(StoreError::Storage(msg.to_string()))
+}
+
+fn fail_all(ops: Vec<WriteOp>, msg: &str) {
+    tracing::error!(error = %msg, "cannot begin write transaction");
+    ops.into_iter().for_each(|op| fail_op(op, msg));
+}
+
+fn fail_op(op: WriteOp, msg: &str) {
+    match op {
+        WriteOp::Ingest(_, r) => drop(r.send(err(msg))),
+        WriteOp::Record(_, r) => drop(r.send(err(msg))),
+        WriteOp::Cancel(_, r) => drop(r.send(err(msg))),
+        WriteOp::PutState(_, _, r) => drop(r.send(err(msg))),
+        WriteOp::Secret(_, _, r) => drop(r.send(err(msg))),
+    }
+}
+
+/// Applies one op. On error, hands back an answer to fail plus the message.
+fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, String)> {
+    match op {
+        WriteOp::Ingest(events, r) => match ingest(txn, events) {
+            Ok(v) => Ok(Answer::Ingest(r, v)),
+            Err(e) => Err((Answer::Ingest(r, vec![]), e.to_string())),
+        },
+        WriteOp::Record(outcomes, r) => match record(txn, outcomes) {
+            Ok(v) => Ok(Answer::Record(r, v)),
+            Err(e) => Err((Answer::Record(r, vec![]), e.to_string())),
+        },
+        WriteOp::Cancel(ep, r) => match cancel(txn, &ep) {
+            Ok(n) => Ok(Answer::Cancel(r, n)),
+            Err(e) => Err((Answer::Cancel(r, 0), e.to_string())),
+        },
+        WriteOp::PutState(ep, st, r) => {
+            let res = txn
+                .open_table(ENDPOINT_STATE)
+                .map_err(storage)
+                .and_then(|mut t| {
+                    t.insert(ep.as_str(), encode(&st).as_slice())
+                        .map(|_| ())
+                        .map_err(storage)
+                });
+            match res {
+                Ok(()) => Ok(Answer::PutState(r)),
+                Err(e) => Err((Answer::PutState(r), e.to_string())),
+            }
+        }
+        WriteOp::Secret(ep, candidate, r) => match secret(txn, &ep, candidate) {
+            Ok(s) => Ok(Answer::Secret(r, s)),
+            Err(e) => Err((Answer::Secret(r, String::new()), e.to_string())),
+        },
+    }
+}
+
+fn ingest(txn: &WriteTransaction, events: Vec<NewEvent>) -> Result<Vec<Ingested>, StoreError> {
+    let mut ev_t = txn.open_table(EVENTS).map_err(storage)?;
+    let mut del_t = txn.open_table(DELIVERIES).map_err(storage)?;
+    let mut due_t = txn.open_table(DUE).map_err(storage)?;
+    let mut by_ep = txn.open_table(BY_ENDPOINT).map_err(storage)?;
+    let mut out = Vec::with_capacity(events.len());
+    for event in events {
+        if let Some(existing) = ev_t.get(event.id.as_str()).map_err(storage)? {
+            out.push(Ingested::Duplicate(decode("events", existing.value())?));
+            continue;
+        }
+        ev_t.insert(event.id.as_str(), encode(&event).as_slice())
+            .map_err(storage)?;
+        for d in &event.deliveries {
+            let rec = DeliveryRecord {
+                id: d.id.clone(),
+                event_id: event.id.clone(),
+                endpoint_id: d.endpoint_id.clone(),
+                tenant: event.tenant.clone(),
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                created_ms: event.timestamp_ms,
+                updated_ms: event.timestamp_ms,
+                next_attempt_ms: Some(event.timestamp_ms),
+                due_key_ms: event.timestamp_ms,
+                last_status_code: None,
+                last_error: None,
+            };
+            del_t
+                .insert(d.id.as_str(), encode(&rec).as_slice())
+                .map_err(storage)?;
+            due_t
+                .insert(
+                    (d.endpoint_id.as_str(), event.timestamp_ms, d.id.as_str()),
+                    (),
+                )
+                .map_err(storage)?;
+            by_ep
+                .insert((d.endpoint_id.as_str(), d.id.as_str()), ())
+                .map_err(storage)?;
+        }
+        out.push(Ingested::Created(event));
+    }
+    Ok(out)
+}
+
+fn record(
+    txn: &WriteTransaction,
+    outcomes: Vec<AttemptOutcome>,
+) -> Result<Vec<Recorded>, StoreError> {
+    let mut del_t = txn.open_table(DELIVERIES).map_err(storage)?;
+    let mut att_t = txn.open_table(ATTEMPTS).map_err(storage)?;
+    let mut due_t = txn.open_table(DUE).map_err(storage)?;
+    let mut st_t = txn.open_table(ENDPOINT_STATE).map_err(storage)?;
+    let mut out = Vec::with_capacity(outcomes.len());
+    let now = now_ms();
+    for o in outcomes {
+        let id = o.delivery.id.as_str();
+        let mut d: DeliveryRecord = match del_t.get(id).map_err(storage)? {
+            Some(v) => decode("deliveries", v.value())?,
+            None => {
+                out.push(Recorded::default());
+                continue;
+            }
+        };
+        att_t
+            .insert((id, o.attempt.n), encode(&o.attempt).as_slice())
+            .map_err(storage)?;
+        d.attempts = d.attempts.max(o.attempt.n);
+        d.updated_ms = now;
+        d.last_status_code = o.attempt.status_code;
+        d.last_error = o.attempt.error.clone();
+        let mut effect = o.endpoint_effect;
+        if d.status == DeliveryStatus::Pending {
+            due_t
+                .remove((d.endpoint_id.as_str(), d.due_key_ms, id))
+                .map_err(storage)?;
+            d.status = o.status;
+            d.next_attempt_ms = o
+                .next_attempt_ms
+                .filter(|_| o.status == DeliveryStatus::Pending);
+            if let Some(next) = d.next_attempt_ms {
+                if !o.fifo {
+                    d.due_key_ms = next;
+                }
+                due_t
+                    .insert((d.endpoint_id.as_str(), d.due_key_ms, id), ())
+                    .map_err(storage)?;
+            }
+        } else {
+            // Cancelled (or finished by an operator) while the attempt was in flight: the
+            // attempt is kept for the log, the status is not resurrected.
+            effect = EndpointEffect::None;
+        }
+        del_t.insert(id, encode(&d).as_slice()).map_err(storage)?;
+
+        let endpoint_state = if effect == EndpointEffect::None {
+            None
+        } else {
+            let mut st: EndpointState = match st_t.get(d.endpoint_id.as_str()).map_err(storage)? {
+                Some(v) => decode("endpoint_state", v.value())?,
+                None => EndpointState::default(),
+            };
+            let before = st.clone();
+            apply_effect(&mut st, effect);
+            if st != before {
+                st_t.insert(d.endpoint_id.as_str(), encode(&st).as_slice())
+                    .map_err(storage)?;
+                Some(st)
+            } else {
+                None
+            }
+        };
+        out.push(Recorded {
+            status: Some(d.status),
+            endpoint_state,
+        });
+    }
+    Ok(out)
+}
+
+/// The failure-streak rule, in one place.
+fn apply_effect(st: &mut EndpointState, effect: EndpointEffect) {
+    match effect {
+        EndpointEffect::Success => st.consecutive_failures = 0,
+        EndpointEffect::Failure { auto_disable_after } => {
+            st.consecutive_failures = st.consecutive_failures.saturating_add(1);
+            if auto_disable_after > 0
+                && st.consecutive_failures >= auto_disable_after
+                && !st.disabled
+            {
+                st.disabled = true;
+                st.disabled_reason = Some(format!(
+                    "{} consecutive failed attempts",
+                    st.consecutive_failures
+                ));
+            }
+        }
+        EndpointEffect::Gone => {
+            st.consecutive_failures = st.consecutive_failures.saturating_add(1);
+            st.disabled = true;
+            st.disabled_reason = Some("receiver answered 410 Gone".into());
+        }
+        EndpointEffect::None => {}
+    }
+}
+
+fn cancel(txn: &WriteTransaction, ep: &str) -> Result<u64, StoreError> {
+    let mut del_t = txn.open_table(DELIVERIES).map_err(storage)?;
+    let mut due_t = txn.open_table(DUE).map_err(storage)?;
+    let mut keys = Vec::new();
+    for entry in due_t.range((ep, 0u64, "")..).map_err(storage)? {
+        let (k, _) = entry.map_err(storage)?;
+        let (e, t, id) = k.value();
+        if e != ep {
+            break;
+        }
+        keys.push((t, id.to_string()));
+    }
+    let now = now_ms();
+    for (t, id) in &keys {
+        due_t.remove((ep, *t, id.as_str())).map_err(storage)?;
+        let rec = del_t
+            .get(id.as_str())
+            .map_err(storage)?
+            .map(|v| v.value().to_vec());
+        if let Some(bytes) = rec {
+            let mut d: DeliveryRecord = decode("deliveries", &bytes)?;
+            d.status = DeliveryStatus::Cancelled;
+            d.next_attempt_ms = None;
+            d.updated_ms = now;
+            del_t
+                .insert(id.as_str(), encode(&d).as_slice())
+                .map_err(storage)?;
+        }
+    }
+    Ok(keys.len() as u64)
+}
+
+fn secret(txn: &WriteTransaction, ep: &str, candidate: String) -> Result<String, StoreError> {
+    let mut t = txn.open_table(SECRETS).map_err(storage)?;
+    if let Some(v) = t.get(ep).map_err(storage)? {
+        return Ok(v.value().to_string());
+    }
+    t.insert(ep, candidate.as_str()).map_err(storage)?;
+    Ok(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_streak_disables_at_threshold_and_success_resets() {
+        let mut st = EndpointState::default();
+        let f = EndpointEffect::Failure {
+            auto_disable_after: 3,
+        };
+        apply_effect(&mut st, f);
+        apply_effect(&mut st, f);
+        assert!(!st.disabled);
+        apply_effect(&mut st, EndpointEffect::Success);
+        assert_eq!(st.consecutive_failures, 0);
+        for _ in 0..3 {
+            apply_effect(&mut st, f);
+        }
+        assert!(st.disabled);
+        assert_eq!(st.consecutive_failures, 3);
+    }
+
+    #[test]
+    fn zero_threshold_never_disables_but_gone_does() {
+        let mut st = EndpointState::default();
+        for _ in 0..100 {
+            apply_effect(
+                &mut st,
+                EndpointEffect::Failure {
+                    auto_disable_after: 0,
+                },
+            );
+        }
+        assert!(!st.disabled);
+        apply_effect(&mut st, EndpointEffect::Gone);
+        assert!(st.disabled);
+    }
+}

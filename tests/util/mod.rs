@@ -1,0 +1,452 @@
+//! Test harness: the real `hookgate` binary on loopback with a temp data dir, and a scriptable
+//! receiver that records every request it gets.
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+/// A running gateway process.
+pub struct Gateway {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub config: PathBuf,
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gateway {
+    /// Starts `hookgate serve --config <config>` and waits until it listens.
+    pub fn start(config: &Path) -> Gateway {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["serve", "--log", "hookgate=debug,info", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hookgate");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let l2 = logs.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("hookgate listening") {
+                    if let Some(a) = line
+                        .split("addr=")
+                        .nth(1)
+                        .and_then(|r| r.split_whitespace().next())
+                    {
+                        if let Some(tx) = tx.take() {
+                            let _ = tx.send(a.parse::<SocketAddr>().expect("addr"));
+                        }
+                    }
+                }
+                l2.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "gateway did not start:\n{}",
+                    logs.lock().unwrap().join("\n")
+                );
+            }
+        };
+        Gateway {
+            child,
+            addr,
+            config: config.to_path_buf(),
+            logs,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        unsafe_kill(self.child.id(), "TERM");
+        wait_exit(&mut self.child, Duration::from_secs(30))
+    }
+
+    /// SIGHUP: reload the config.
+    pub fn hup(&self) {
+        unsafe_kill(self.child.id(), "HUP");
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// Waits until a log line contains `needle` (after `skip` lines).
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || {
+            self.logs.lock().unwrap().iter().any(|l| l.contains(needle))
+        })
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("gateway did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `f` every 20 ms until it is true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+/// Async variant of [`wait_until`].
+pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}
+
+/// A temp dir with a config file written into it; `{{RECV}}` in the YAML is replaced by the
+/// receiver's base URL and `{{DIR}}` by the temp dir.
+pub struct TestDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    pub fn new() -> Self {
+        TestDir {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn write_config(&self, yaml: &str, recv: &str) -> PathBuf {
+        let p = self.dir.path().join("hookgate.yaml");
+        self.write_config_at(&p, yaml, recv);
+        p
+    }
+    pub fn write_config_at(&self, p: &Path, yaml: &str, recv: &str) {
+        let text = yaml
+            .replace("{{RECV}}", recv)
+            .replace("{{DIR}}", &self.dir.path().display().to_string());
+        // Write then rename, as editors do, so the watcher never reads half a file.
+        let tmp = p.with_extension("tmp");
+        std::fs::write(&tmp, text).expect("write config");
+        std::fs::rename(&tmp, p).expect("rename config");
+    }
+}
+
+/// The standard test preamble: loopback, http allowed, fast retries.
+pub fn base_config(extra: &str) -> String {
+    format!(
+        r#"listen: 127.0.0.1:0
+data_dir: "{{{{DIR}}}}/data"
+delivery:
+  timeout: 1s
+  retry_schedule: [100ms, 200ms, 300ms]
+  jitter: 0
+  auto_disable_after: 0
+  shutdown_grace: 2s
+network:
+  allow_http: true
+  allow_private: [127.0.0.0/8]
+{extra}"#
+    )
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("json body")
+    }
+}
+
+/// A scripted reply.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub delay: Duration,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Reply {
+            status,
+            delay: Duration::ZERO,
+            headers: vec![],
+        }
+    }
+    pub fn sleep(d: Duration) -> Self {
+        Reply {
+            status: 200,
+            delay: d,
+            headers: vec![],
+        }
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+#[derive(Default)]
+struct RecvState {
+    got: Mutex<Vec<Received>>,
+    script: Mutex<HashMap<String, VecDeque<Reply>>>,
+    default: Mutex<HashMap<String, Reply>>,
+}
+
+/// A loopback receiver.
+#[derive(Clone)]
+pub struct Receiver {
+    pub base: String,
+    state: Arc<RecvState>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let state = Arc::new(RecvState::default());
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(state.clone());
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", l.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(l, app).await.expect("receiver") });
+        Receiver { base, state }
+    }
+
+    /// Queues replies for a path (consumed in order; then the default).
+    pub fn script(&self, path: &str, replies: Vec<Reply>) {
+        self.state
+            .script
+            .lock()
+            .unwrap()
+            .entry(path.into())
+            .or_default()
+            .extend(replies);
+    }
+
+    /// Sets the reply for a path once its script is used up (default 200).
+    pub fn default_reply(&self, path: &str, r: Reply) {
+        self.state.default.lock().unwrap().insert(path.into(), r);
+    }
+
+    pub fn got(&self) -> Vec<Received> {
+        self.state.got.lock().unwrap().clone()
+    }
+
+    pub fn got_on(&self, path: &str) -> Vec<Received> {
+        self.got().into_iter().filter(|r| r.path == path).collect()
+    }
+
+    pub fn count(&self, path: &str) -> usize {
+        self.state
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .count()
+    }
+}
+
+async fn handle(
+    State(st): State<Arc<RecvState>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    st.got.lock().unwrap().push(Received {
+        path: path.clone(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect(),
+        body: body.to_vec(),
+        at: Instant::now(),
+    });
+    let reply = {
+        let mut s = st.script.lock().unwrap();
+        s.get_mut(&path).and_then(VecDeque::pop_front)
+    }
+    .or_else(|| st.default.lock().unwrap().get(&path).cloned())
+    .unwrap_or(Reply::status(200));
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let mut resp = (StatusCode::from_u16(reply.status).expect("status"), "ok").into_response();
+    for (k, v) in reply.headers {
+        resp.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+            v.parse().expect("value"),
+        );
+    }
+    resp
+}
+
+/// A server that accepts, reads the request, then resets the connection (RST).
+pub async fn reset_server() -> (String, Arc<Mutex<usize>>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", l.local_addr().expect("addr"));
+    let hits = Arc::new(Mutex::new(0usize));
+    let h2 = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = l.accept().await else {
+                break;
+            };
+            *h2.lock().unwrap() += 1;
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                // Zero linger makes the close an RST (a reset, not a FIN); with zero it does
+                // not block, which is what the deprecation warns about.
+                #[allow(deprecated)]
+                let _ = s.set_linger(Some(Duration::ZERO));
+                drop(s);
+            });
+        }
+    });
+    (base, hits)
+}
+
+/// A small blocking-free API client for tests.
+pub struct Api {
+    pub base: String,
+    pub key: Option<String>,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(gw: &Gateway) -> Api {
+        Api {
+            base: format!("http://{}", gw.addr),
+            key: None,
+            http: reqwest::Client::new(),
+        }
+    }
+    pub fn with_key(mut self, key: &str) -> Api {
+        self.key = Some(key.into());
+        self
+    }
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: Option<&str>,
+    ) -> (u16, Value) {
+        let mut r = self.http.post(format!("{}{}", self.base, path)).body(body);
+        if let Some(ct) = content_type {
+            r = r.header("content-type", ct);
+        }
+        if let Some(k) = &self.key {
+            r = r.bearer_auth(k);
+        }
+        let resp = r.send().await.expect("send");
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = resp.text().await.expect("text");
+        if status >= 400 {
+            assert_eq!(
+                ct.as_deref(),
+                Some("application/problem+json"),
+                "error without problem+json: {text}"
+            );
+        }
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.post_raw(
+            path,
+            serde_json::to_vec(body).unwrap(),
+            Some("application/json"),
+        )
+        .await
+    }
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let mut r = self.http.get(format!("{}{}", self.base, path));
+        if let Some(k) = &self.key {
+            r = r.bearer_auth(k);
+        }
+        let resp = r.send().await.expect("send");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
