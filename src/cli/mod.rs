@@ -3,6 +3,7 @@
 //! `serve` hands over to [`crate::app::run`]; client commands talk to a running gateway's API
 //! with their own small HTTP client. Nothing here imports the store, the dispatcher or plugins.
 
+pub mod bench;
 pub mod client;
 pub mod verify;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Deliveries(DeliveriesCommand),
     /// Check the signature of a received webhook request.
     Verify(VerifyArgs),
+    /// Measure throughput and latency of this machine (gateway in a separate process).
+    Bench(bench::BenchArgs),
 }
 
 /// `hookgate config …`

@@ -1,0 +1,58 @@
+//! The benchmark's receiver: answers 204 as fast as it can and notes when each event arrived,
+//! measured against the publish time the load generator put in the event.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use super::now_ns;
+
+/// Counts and publish→receive latencies (µs).
+#[derive(Default)]
+pub struct Received {
+    /// Requests received.
+    pub count: AtomicU64,
+    /// Publish→receive latency of each, in microseconds.
+    pub latencies_us: Mutex<Vec<u32>>,
+    /// When the last request arrived (ns since epoch).
+    pub last_ns: AtomicU64,
+}
+
+/// Starts the receiver on a loopback port; returns its URL.
+pub async fn start(state: Arc<Received>) -> anyhow::Result<String> {
+    let app = axum::Router::new().fallback(handle).with_state(state);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", l.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    Ok(url)
+}
+
+async fn handle(State(st): State<Arc<Received>>, body: Bytes) -> StatusCode {
+    let now = now_ns();
+    st.count.fetch_add(1, Ordering::Relaxed);
+    st.last_ns.fetch_max(now, Ordering::Relaxed);
+    if let Some(sent) = sent_ns(&body) {
+        let us = (now.saturating_sub(sent) / 1000).min(u32::MAX as u64) as u32;
+        if let Ok(mut v) = st.latencies_us.lock() {
+            v.push(us);
+        }
+    }
+    StatusCode::NO_CONTENT
+}
+
+/// Finds `"sent_ns":<digits>` without parsing the whole body.
+fn sent_ns(body: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"\"sent_ns\":";
+    let pos = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let digits: Vec<u8> = body[pos..]
+        .iter()
+        .copied()
+        .take_while(u8::is_ascii_digit)
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
