@@ -247,15 +247,18 @@ impl Scheduler {
             }
         };
         let mut next = scan.next_due_ms;
+        let mut head_wait = None;
+        let mut stale: Option<Millis> = None;
         let mut started = 0usize;
         for item in scan.items {
             // The due key is a lower bound (FIFO keeps the creation time as key): the record's
-            // own next-attempt time decides. For FIFO a head not yet due blocks the rest.
+            // own next-attempt time decides.
             if let Some(t) = item.delivery.next_attempt_ms.filter(|t| *t > now) {
-                next = Some(next.map_or(t, |n| n.min(t)));
                 if live.is_fifo() {
+                    head_wait = Some(t); // nothing behind a waiting head may go
                     break;
                 }
+                stale = Some(stale.map_or(t, |s| s.min(t)));
                 continue;
             }
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
@@ -275,6 +278,15 @@ impl Scheduler {
         }
         if let Some(b) = sched.bucket.as_mut() {
             b.take(started);
+        }
+        if let Some(t) = head_wait {
+            next = Some(t);
+        } else if let Some(t) = stale {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        if started == 0 {
+            // Never come back within this pass to a slice that yielded nothing: that would spin.
+            next = next.map(|t| t.max(now + 1));
         }
         if let Some(t) = next {
             self.arm(ep, t);

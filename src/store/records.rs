@@ -26,14 +26,25 @@ pub fn rfc3339(ms: Millis) -> String {
     t.format(&f).unwrap_or_default()
 }
 
+/// A ULID strictly greater than every one this process made before, even within one
+/// millisecond (plain `Ulid::new` is random there). FIFO delivery order and newest-first listings
+/// rely on ids sorting in creation order.
+fn monotonic_ulid() -> ulid::Ulid {
+    static GEN: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
+    let mut guard = GEN.lock().unwrap_or_else(|e| e.into_inner());
+    let generator = guard.get_or_insert_with(ulid::Generator::new);
+    // Overflow needs 2^80 ids in one millisecond; fall back to a fresh random one regardless.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
+
 /// A new delivery id: `del_` + ULID, so ids sort by creation time (the endpoint index relies on it).
 pub fn new_delivery_id() -> String {
-    format!("del_{}", ulid::Ulid::new())
+    format!("del_{}", monotonic_ulid())
 }
 
 /// A new event id for publishers that did not bring their own: `evt_` + ULID.
 pub fn new_event_id() -> String {
-    format!("evt_{}", ulid::Ulid::new())
+    format!("evt_{}", monotonic_ulid())
 }
 
 /// One published event, as accepted. The `body` is the exact envelope sent to receivers, built once
@@ -159,4 +170,23 @@ pub struct EndpointState {
     /// Why it was disabled.
     #[serde(default)]
     pub disabled_reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_in_creation_order_within_a_millisecond() {
+        let ids: Vec<String> = (0..1000).map(|_| new_delivery_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+    }
+
+    #[test]
+    fn timestamps_format_as_rfc3339_millis() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
+    }
 }
