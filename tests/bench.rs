@@ -1,0 +1,45 @@
+//! The benchmark harness runs every scenario at a tiny size, so it never rots. Correctness only:
+//! no timing assertions (speed is measured by `hookgate bench`, not by tests).
+
+use std::process::Command;
+
+#[test]
+fn every_scenario_runs_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args([
+            "bench",
+            "--seconds",
+            "0.3",
+            "--rate",
+            "200",
+            "--endpoints",
+            "3",
+            "--concurrency",
+            "8",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let rows = v["results"].as_array().unwrap();
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["baseline", "ingest", "e2e", "fanout", "latency"]);
+    for r in rows {
+        assert!(r["requests_ok"].as_u64().unwrap() > 0, "{r}");
+        assert_eq!(r["requests_failed"], 0, "{r}");
+        if !r["e2e"].is_null() {
+            assert_eq!(
+                r["e2e"]["deliveries"], r["e2e"]["expected"],
+                "every published event was delivered: {r}"
+            );
+        }
+    }
+}
