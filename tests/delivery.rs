@@ -345,12 +345,7 @@ async fn a_slow_endpoint_does_not_delay_a_healthy_one() {
     .replace("timeout: 1s", "timeout: 4s");
     let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
     let api = Api::new(&gw);
-    let events: Vec<Value> = (0..100)
-        .map(|i| json!({"type": "x.y", "data": {"i": i}}))
-        .collect();
-    let (s, _) = api
-        .post("/v1/events/batch", &json!({ "events": events }))
-        .await;
+    let s = api.publish_numbered("x.y", 100).await;
     assert_eq!(s, 202);
     assert!(
         eventually(Duration::from_secs(10), || recv.count("/fast") == 100).await,

@@ -18,12 +18,7 @@ async fn fifo_keeps_publish_order_through_retries() {
         base_config("endpoints:\n  - id: fifo\n    url: \"{{RECV}}/fifo\"\n    ordering: fifo\n");
     let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
     let api = Api::new(&gw);
-    let events: Vec<_> = (0..10)
-        .map(|i| json!({"type": "o.x", "data": {"i": i}}))
-        .collect();
-    let (s, _) = api
-        .post("/v1/events/batch", &json!({ "events": events }))
-        .await;
+    let s = api.publish_numbered("o.x", 10).await;
     assert_eq!(s, 202);
     assert!(
         eventually(Duration::from_secs(10), || recv.count("/fifo") == 12).await,
@@ -45,15 +40,7 @@ async fn rate_limit_spreads_deliveries() {
     let yaml = base_config("endpoints:\n  - id: r\n    url: \"{{RECV}}/r\"\n    rate: 10/s\n");
     let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
     let api = Api::new(&gw);
-    let events: Vec<_> = (0..25)
-        .map(|i| json!({"type": "r.x", "data": {"i": i}}))
-        .collect();
-    assert_eq!(
-        api.post("/v1/events/batch", &json!({ "events": events }))
-            .await
-            .0,
-        202
-    );
+    assert_eq!(api.publish_numbered("r.x", 25).await, 202);
     assert!(eventually(Duration::from_secs(10), || recv.count("/r") == 25).await);
     let got = recv.got_on("/r");
     // A full bucket of 10, then 15 more at 10/s: the last cannot come before ~1.5 s.

@@ -440,6 +440,15 @@ impl Api {
         )
         .await
     }
+    /// Publishes `n` events of type `ty` with data `{"i": 0..n}` as one batch; returns the status.
+    pub async fn publish_numbered(&self, ty: &str, n: usize) -> u16 {
+        let events: Vec<Value> = (0..n)
+            .map(|i| serde_json::json!({"type": ty, "data": {"i": i}}))
+            .collect();
+        self.post("/v1/events/batch", &serde_json::json!({ "events": events }))
+            .await
+            .0
+    }
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let mut r = self.http.get(format!("{}{}", self.base, path));
         if let Some(k) = &self.key {

@@ -54,13 +54,13 @@ pub fn now_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn pct(v: &mut [u32], p: f64) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
+/// p50, p99 and p999 of latencies in µs, as milliseconds (sorts `v` once).
+fn percentiles(v: &mut [u32]) -> [f64; 3] {
     v.sort_unstable();
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i] as f64 / 1000.0
+    [0.50, 0.99, 0.999].map(|p| {
+        v.get(((v.len() as f64 - 1.0) * p).round() as usize)
+            .map_or(0.0, |us| *us as f64 / 1000.0)
+    })
 }
 
 struct GatewayProc {
@@ -72,17 +72,18 @@ struct GatewayProc {
 impl GatewayProc {
     fn start(endpoints: usize, recv_url: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let mut yaml = format!(
-            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\nendpoints:\n",
+        let section = if endpoints == 0 {
+            "endpoints: []\n".to_string()
+        } else {
+            (0..endpoints).fold("endpoints:\n".to_string(), |mut y, i| {
+                y.push_str(&format!("  - id: ep{i}\n    url: \"{recv_url}\"\n    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"));
+                y
+            })
+        };
+        let yaml = format!(
+            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{section}",
             dir.path().join("data").display()
         );
-        for i in 0..endpoints {
-            yaml.push_str(&format!("  - id: ep{i}\n    url: \"{recv_url}\"\n    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"));
-        }
-        if endpoints == 0 {
-            yaml.push_str("  []\n");
-            yaml = yaml.replace("endpoints:\n  []", "endpoints: []");
-        }
         let cfg = dir.path().join("bench.yaml");
         std::fs::write(&cfg, yaml)?;
         let mut child = Command::new(std::env::current_exe()?)
@@ -209,10 +210,11 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
                 let dps = got as f64 / secs.max(1e-9);
                 let mut lat =
                     std::mem::take(&mut *recv.latencies_us.lock().map_err(|_| anyhow!("lock"))?);
+                let [p50, p99, p999] = percentiles(&mut lat);
                 let e2e = json!({
                     "deliveries": got, "expected": expected,
                     "deliveries_per_s": dps,
-                    "p50_ms": pct(&mut lat, 0.50), "p99_ms": pct(&mut lat, 0.99), "p999_ms": pct(&mut lat, 0.999),
+                    "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
                 });
                 let rps = r.ok as f64 / r.elapsed.as_secs_f64();
                 summary(sc, rps, r, Some(e2e), Some(&gw), Some(idle))
@@ -240,13 +242,14 @@ fn summary(
     gw: Option<&GatewayProc>,
     idle_rss: Option<f64>,
 ) -> Value {
+    let [p50, p99, p999] = percentiles(&mut r.latencies_us);
     json!({
         "scenario": name,
         "requests_ok": r.ok, "requests_failed": r.errors,
         "requests_per_s": rps,
-        "request_p50_ms": pct(&mut r.latencies_us, 0.50),
-        "request_p99_ms": pct(&mut r.latencies_us, 0.99),
-        "request_p999_ms": pct(&mut r.latencies_us, 0.999),
+        "request_p50_ms": p50,
+        "request_p99_ms": p99,
+        "request_p999_ms": p999,
         "e2e": e2e,
         "gateway_peak_rss_mib": gw.map(|g| g.rss_mib().0),
         "gateway_idle_rss_mib": idle_rss,
