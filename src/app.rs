@@ -22,7 +22,7 @@ use crate::config::{self, Config};
 use crate::delivery::Client;
 use crate::dispatch::{DueSignal, LiveEndpoint, Registry, Scheduler, Shared, Snapshot};
 use crate::signing::Secret;
-use crate::store::{RedbStore, Store};
+use crate::store::{MasterKey, RedbStore, Store};
 
 /// Quiet time after the last file event before a reload (editors write in several steps).
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(250);
@@ -52,8 +52,9 @@ pub async fn run(
         }
         ConfigSource::File(p) => config::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
+    let key = MasterKey::from_env_or_file(&cfg.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(
-        RedbStore::open(&cfg.data_dir)
+        RedbStore::open(&cfg.data_dir, key)
             .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?,
     );
     let registry = Arc::new(Registry::new());

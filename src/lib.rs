@@ -22,6 +22,9 @@
 //! - [`delivery`]: one attempt — headers, signature, the SSRF-guarded POST (the only outbound
 //!   HTTP client), classification, retry arithmetic.
 //!
+//! [`guard`] is the SSRF policy shared across the flow: config applies its static URL check at
+//! load, delivery applies it (plus DNS vetting) on every attempt. It imports nothing of ours.
+//!
 //! [`app`] wires them together and owns shutdown and reload; [`cli`] holds the command-line
 //! types and the API client. `main.rs` only parses the command line and calls them.
 
@@ -31,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod dispatch;
+pub mod guard;
 pub mod signing;
 pub mod store;
 

@@ -84,8 +84,20 @@ fn endpoint(
         .required(&obj, "id")
         .and_then(|n| ctx.value(n, &obj.path_of("id"), check_id));
     let tenant = ctx.field(&obj, "tenant", check_id);
-    let url = (ctx.required(&obj, "url"))
-        .and_then(|n| ctx.value(n, &obj.path_of("url"), |s| check_url(s, network.allow_http)));
+    let url = (ctx.required(&obj, "url")).and_then(|n| {
+        ctx.value(n, &obj.path_of("url"), |s| {
+            let url = check_url(s, network.allow_http)?;
+            // The static SSRF check (scheme, userinfo, IP literals in any spelling,
+            // localhost names). Names are resolved and vetted on every attempt instead:
+            // DNS at load time would make reloads slow and prove nothing later.
+            let policy = crate::guard::Policy {
+                allow_http: network.allow_http,
+                allow_private: network.allow_private.clone(),
+            };
+            crate::guard::check_url(&url, &policy).map_err(|b| format!("{b} [{}]", b.code()))?;
+            Ok(url)
+        })
+    });
     let events = events(&obj, ctx);
     let secret = ctx.field(&obj, "secret", |s| {
         if s.is_empty() {

@@ -210,3 +210,65 @@ fn plugin_refs_and_definitions() {
         ],
     );
 }
+
+#[test]
+fn endpoint_urls_pass_the_static_ssrf_check_at_load() {
+    let net = "network:\n  allow_http: true\n";
+    let cases = [
+        (
+            "loopback literal",
+            "http://127.0.0.1:9/x",
+            "loopback 127.0.0.0/8",
+        ),
+        (
+            "decimal loopback",
+            "http://2130706433/",
+            "loopback 127.0.0.0/8",
+        ),
+        (
+            "metadata",
+            "http://169.254.169.254/latest/",
+            "169.254.0.0/16",
+        ),
+        ("private", "https://10.1.2.3/", "10.0.0.0/8"),
+        ("mapped v6", "https://[::ffff:127.0.0.1]/", "127.0.0.1"),
+        ("localhost name", "https://localhost/", "localhost"),
+        ("userinfo", "https://public@example.com/", "credentials"),
+    ];
+    for (name, url, rule) in cases {
+        let yaml = format!("{net}endpoints:\n  - id: a\n    url: \"{url}\"\n");
+        check(name, &yaml, &[(5, 10, "endpoints[0].url", rule)]);
+        check(
+            name,
+            &yaml,
+            &[(5, 10, "endpoints[0].url", "[ssrf_blocked]")],
+        );
+    }
+    let long = format!("https://a.example/{}", "x".repeat(2048));
+    check(
+        "too long",
+        &format!("endpoints:\n  - id: a\n    url: \"{long}\"\n"),
+        &[(3, 10, "endpoints[0].url", "at most 2048")],
+    );
+}
+
+#[test]
+fn allow_private_opens_exactly_its_networks() {
+    let ok = |yaml: &str| {
+        super::parse(yaml, "t.yaml", std::path::Path::new("."), &|_| None)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let net = "network:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n";
+    assert_eq!(
+        ok(&format!(
+            "{net}endpoints:\n  - id: a\n    url: http://127.0.0.1:9/x\n"
+        )),
+        Ok(())
+    );
+    let err = ok(&format!(
+        "{net}endpoints:\n  - id: a\n    url: http://10.0.0.1/x\n"
+    ))
+    .unwrap_err();
+    assert!(err.contains("10.0.0.0/8"), "{err}");
+}

@@ -40,7 +40,13 @@ pub(crate) fn check_id(s: &str) -> Result<String, String> {
 }
 
 /// Parses an endpoint URL: http(s) with a host; http only when allowed.
+/// Longest endpoint URL accepted: beyond this, receivers and proxies start truncating.
+pub(crate) const MAX_URL_LEN: usize = 2048;
+
 pub(crate) fn check_url(s: &str, allow_http: bool) -> Result<url::Url, String> {
+    if s.len() > MAX_URL_LEN {
+        return Err(format!("URL is {} bytes; at most {MAX_URL_LEN}", s.len()));
+    }
     let url = url::Url::parse(s.trim()).map_err(|e| format!("invalid URL {s:?}: {e}"))?;
     match url.scheme() {
         "https" => {}

@@ -7,7 +7,6 @@
 //! Must not import `axum`, `api`, `redb`, `store` or `dispatch`.
 
 pub mod classify;
-pub mod guard;
 pub mod headers;
 pub mod net;
 pub mod retry;

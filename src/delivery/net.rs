@@ -12,9 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::guard::{self, GuardedResolver, Policy, SystemLookup};
 use super::retry::parse_retry_after;
 use crate::config::NetworkConfig;
+use crate::guard::{self, GuardedResolver, Policy, SystemLookup};
 
 /// What came back from one request. Failures are values: they are recorded, not propagated.
 #[derive(Debug, Clone, Default)]

@@ -14,9 +14,11 @@
 
 mod records;
 mod redb_store;
+mod seal;
 
 pub use records::*;
 pub use redb_store::RedbStore;
+pub use seal::{MasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE};
 
 use async_trait::async_trait;
 

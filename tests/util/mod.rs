@@ -106,10 +106,31 @@ impl Gateway {
     }
 }
 
+/// Fragments of every secret and API key the tests configure or get generated (standard
+/// secrets all start `whsec_`, test keys `hg_`): none may ever reach a log line.
+const SECRET_MARKERS: &[&str] = &[
+    "whsec_",
+    "hg_",
+    "stripe_secret",
+    "gh_secret",
+    "mathub_secret",
+    "configured_secret",
+];
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            return;
+        }
+        let logs = self.logs.lock().unwrap();
+        if let Some(line) = logs
+            .iter()
+            .find(|l| SECRET_MARKERS.iter().any(|m| l.contains(m)))
+        {
+            panic!("a secret or API key reached the logs: {line}");
+        }
     }
 }
 

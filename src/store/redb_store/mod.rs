@@ -29,12 +29,14 @@ const LIST_SCAN_CAP: usize = 10_000;
 pub struct RedbStore {
     db: Arc<Database>,
     tx: mpsc::Sender<WriteOp>,
+    key: MasterKey,
 }
 
 impl RedbStore {
     /// Opens (or creates) `dir/hookgate.redb`, creating the directory and every table, and starts
-    /// the writer thread. A file left by a crash is recovered by redb on open.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    /// the writer thread. A file left by a crash is recovered by redb on open. `key` seals
+    /// secrets at rest.
+    pub fn open(dir: &Path, key: MasterKey) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Storage(format!("cannot create data dir {}: {e}", dir.display()))
         })?;
@@ -62,7 +64,7 @@ impl RedbStore {
             .name("hookgate-store-writer".into())
             .spawn(move || writer::run(wdb, rx))
             .map_err(storage)?;
-        Ok(Self { db, tx })
+        Ok(Self { db, tx, key })
     }
 
     async fn send<T>(
@@ -247,15 +249,25 @@ impl Store for RedbStore {
         endpoint_id: &str,
         generate: &(dyn Fn() -> String + Send + Sync),
     ) -> Result<String, StoreError> {
-        {
+        let ctx = secret_context(endpoint_id);
+        let stored = {
             let txn = self.read()?;
             let t = txn.open_table(SECRETS).map_err(storage)?;
-            if let Some(v) = t.get(endpoint_id).map_err(storage)? {
-                return Ok(v.value().to_string());
+            let v = t.get(endpoint_id).map_err(storage)?;
+            v.map(|v| v.value().to_vec())
+        };
+        let sealed = match stored {
+            Some(s) => s,
+            None => {
+                let ep = endpoint_id.to_string();
+                let candidate = self.key.seal(generate().as_bytes(), &ctx);
+                self.send(|r| WriteOp::Secret(ep, candidate, r)).await?
             }
-        }
-        let ep = endpoint_id.to_string();
-        let candidate = generate();
-        self.send(|r| WriteOp::Secret(ep, candidate, r)).await
+        };
+        let plain = self.key.open(&sealed, &ctx)?;
+        String::from_utf8(plain).map_err(|e| StoreError::Corrupt {
+            table: "endpoint_secrets",
+            detail: e.to_string(),
+        })
     }
 }

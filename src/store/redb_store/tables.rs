@@ -21,8 +21,13 @@ pub const DUE: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("du
 pub const BY_ENDPOINT: TableDefinition<(&str, &str), ()> = TableDefinition::new("by_endpoint");
 /// `endpoint id → EndpointState`.
 pub const ENDPOINT_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("endpoint_state");
-/// `endpoint id → generated secret` for config endpoints without one.
-pub const SECRETS: TableDefinition<&str, &str> = TableDefinition::new("generated_secrets");
+/// `endpoint id → sealed secret` (see `store::seal`): never in clear in the file.
+pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("endpoint_secrets");
+
+/// The AAD binding a sealed secret to its row.
+pub fn secret_context(endpoint_id: &str) -> String {
+    format!("endpoint_secrets/{endpoint_id}")
+}
 
 /// An id sorting after every delivery id (they are ASCII alphanumerics and `_`).
 pub const ID_MAX: &str = "\u{7f}";

@@ -30,8 +30,8 @@ pub enum WriteOp {
     Cancel(String, Reply<u64>),
     /// Overwrite an endpoint's state.
     PutState(String, EndpointState, Reply<()>),
-    /// Get or create an endpoint's generated secret (the candidate is used when none exists).
-    Secret(String, String, Reply<String>),
+    /// Store an endpoint's sealed secret unless one exists; answers the stored sealed bytes.
+    Secret(String, Vec<u8>, Reply<Vec<u8>>),
 }
 
 /// A computed answer, held until the commit succeeds.
@@ -40,7 +40,7 @@ enum Answer {
     Record(Reply<Vec<Recorded>>, Vec<Recorded>),
     Cancel(Reply<u64>, u64),
     PutState(Reply<()>),
-    Secret(Reply<String>, String),
+    Secret(Reply<Vec<u8>>, Vec<u8>),
 }
 
 impl Answer {
@@ -177,7 +177,7 @@ fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, String)
         }
         WriteOp::Secret(ep, candidate, r) => match secret(txn, &ep, candidate) {
             Ok(s) => Ok(Answer::Secret(r, s)),
-            Err(e) => Err((Answer::Secret(r, String::new()), e.to_string())),
+            Err(e) => Err((Answer::Secret(r, Vec::new()), e.to_string())),
         },
     }
 }
@@ -361,13 +361,13 @@ fn cancel(txn: &WriteTransaction, ep: &str) -> Result<u64, StoreError> {
     Ok(keys.len() as u64)
 }
 
-fn secret(txn: &WriteTransaction, ep: &str, candidate: String) -> Result<String, StoreError> {
+fn secret(txn: &WriteTransaction, ep: &str, sealed: Vec<u8>) -> Result<Vec<u8>, StoreError> {
     let mut t = txn.open_table(SECRETS).map_err(storage)?;
     if let Some(v) = t.get(ep).map_err(storage)? {
-        return Ok(v.value().to_string());
+        return Ok(v.value().to_vec());
     }
-    t.insert(ep, candidate.as_str()).map_err(storage)?;
-    Ok(candidate)
+    t.insert(ep, sealed.as_slice()).map_err(storage)?;
+    Ok(sealed)
 }
 
 #[cfg(test)]
