@@ -161,9 +161,18 @@ impl Scheduler {
             self.shared.registry.set_state(&c.endpoint_id, st);
         }
         let mut rearm = c.next_due_ms;
+        let cap = self
+            .shared
+            .registry
+            .get(&c.endpoint_id)
+            .map_or(1, |l| l.in_flight_cap());
         if let Some(s) = self.endpoints.get_mut(&c.endpoint_id) {
             s.in_flight.remove(&c.delivery_id);
-            if std::mem::take(&mut s.waiting_for_slot) {
+            // A saturated endpoint is looked at again once an eighth of its slots are free, so
+            // one store scan starts several deliveries instead of one scan per completion.
+            let free = cap.saturating_sub(s.in_flight.len());
+            if s.waiting_for_slot && free >= (cap / 8).max(1) {
+                s.waiting_for_slot = false;
                 rearm = Some(now);
             }
         }

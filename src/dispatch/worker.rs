@@ -75,7 +75,17 @@ pub async fn attempt(
         auto_disable_after: settings.auto_disable_after,
     };
     let (mut status, next, effect) = match verdict {
-        Verdict::Success => (DeliveryStatus::Succeeded, None, EndpointEffect::Success),
+        Verdict::Success => {
+            // A success on an endpoint with no failure streak changes nothing: skip the state
+            // row in the store (the registry mirrors it).
+            let st = shared.registry.state(&d.endpoint_id);
+            let effect = if st.consecutive_failures == 0 && !st.disabled {
+                EndpointEffect::None
+            } else {
+                EndpointEffect::Success
+            };
+            (DeliveryStatus::Succeeded, None, effect)
+        }
         Verdict::Gone => (DeliveryStatus::Dead, None, EndpointEffect::Gone),
         Verdict::Dead => (DeliveryStatus::Dead, None, failure),
         Verdict::Retry => {
