@@ -7,7 +7,7 @@ use std::process::Command;
 fn every_scenario_runs_and_reports() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bench.json");
-    let status = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+    let run = Command::new(env!("CARGO_BIN_EXE_hookgate"))
         .args([
             "bench",
             "--seconds",
@@ -18,21 +18,48 @@ fn every_scenario_runs_and_reports() {
             "3",
             "--concurrency",
             "8",
+            "--backlog",
+            "2000",
             "--out",
         ])
         .arg(&out)
         .current_dir(dir.path())
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(
+        run.status.success(),
+        "bench failed:\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let rows = v["results"].as_array().unwrap();
     let names: Vec<&str> = rows
         .iter()
         .map(|r| r["scenario"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["baseline", "ingest", "e2e", "fanout", "latency"]);
+    assert_eq!(
+        names,
+        ["baseline", "ingest", "e2e", "fanout", "latency", "backlog", "faults"]
+    );
     for r in rows {
+        if r["scenario"] == "backlog" {
+            assert_eq!(r["drained"], true, "{r}");
+            assert_eq!(r["deliveries"], 2000, "{r}");
+            assert!(r["restart_s"].as_f64().unwrap() > 0.0);
+            continue;
+        }
+        if r["scenario"] == "faults" {
+            assert_eq!(
+                r["all_delivered"], true,
+                "retries delivered every event: {r}"
+            );
+            assert!(
+                r["receiver_requests"].as_u64() > r["requests_ok"].as_u64(),
+                "faults forced retries: {r}"
+            );
+            continue;
+        }
         assert!(r["requests_ok"].as_u64().unwrap() > 0, "{r}");
         assert_eq!(r["requests_failed"], 0, "{r}");
         if !r["e2e"].is_null() {

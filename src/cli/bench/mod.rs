@@ -4,27 +4,34 @@
 //!
 //! Scenarios: `baseline` (load generator straight to the receiver: the ceiling), `ingest`
 //! (publish only, no endpoint), `e2e` (publish → deliver to one endpoint, saturated),
-//! `fanout` (e2e to `--endpoints` endpoints), `latency` (e2e at a fixed `--rate`).
+//! `fanout` (e2e to `--endpoints` endpoints), `latency` (e2e at a fixed `--rate`), `backlog`
+//! (`--backlog` pending deliveries drain after a restart), `faults` (10% 500s, 1% timeouts).
 
+mod gateway;
 mod load;
 mod receiver;
+mod scenarios;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use clap::Args;
 use serde_json::{json, Value};
+
+use gateway::{GatewayProc, Setup};
+
+/// Every scenario, in the default order.
+pub const SCENARIOS: &[&str] = &[
+    "baseline", "ingest", "e2e", "fanout", "latency", "backlog", "faults",
+];
 
 /// `hookgate bench` options.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Scenarios to run, in order.
-    #[arg(default_values_t = ["baseline".to_string(), "ingest".into(), "e2e".into(), "fanout".into(), "latency".into()])]
+    /// Scenarios to run, in order (default: all).
     pub scenarios: Vec<String>,
     /// Event body size in bytes.
     #[arg(long, default_value_t = 1024)]
@@ -41,6 +48,9 @@ pub struct BenchArgs {
     /// Endpoints of the `fanout` scenario.
     #[arg(long, default_value_t = 10)]
     pub endpoints: usize,
+    /// Pending deliveries built up by the `backlog` scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub backlog: usize,
     /// Also write the results as JSON here.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
@@ -63,105 +73,49 @@ fn percentiles(v: &mut [u32]) -> [f64; 3] {
     })
 }
 
-struct GatewayProc {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
+/// A one-line progress display on stderr (hidden when stderr is not a terminal).
+pub struct Progress(indicatif::ProgressBar);
 
-impl GatewayProc {
-    fn start(endpoints: usize, recv_url: &str) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let section = if endpoints == 0 {
-            "endpoints: []\n".to_string()
-        } else {
-            (0..endpoints).fold("endpoints:\n".to_string(), |mut y, i| {
-                y.push_str(&format!("  - id: ep{i}\n    url: \"{recv_url}\"\n    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"));
-                y
-            })
-        };
-        let yaml = format!(
-            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{section}",
-            dir.path().join("data").display()
+impl Progress {
+    fn new(scenario: &str) -> Self {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {prefix}: {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
-        let cfg = dir.path().join("bench.yaml");
-        std::fs::write(&cfg, yaml)?;
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["serve", "--log", "hookgate::app=info,warn", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting the gateway process")?;
-        let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(a) = line
-                    .split("addr=")
-                    .nth(1)
-                    .and_then(|r| r.split_whitespace().next())
-                {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(a.to_string());
-                    }
-                } else if line.contains("ERROR") {
-                    eprintln!("gateway: {line}");
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(30))
-            .map_err(|_| anyhow!("the gateway did not start"))?;
-        Ok(Self {
-            child,
-            addr,
-            _dir: dir,
-        })
+        bar.set_prefix(scenario.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self(bar)
     }
 
-    fn url(&self) -> String {
-        format!("http://{}/v1/events", self.addr)
-    }
-
-    /// Peak RSS (MiB) and current RSS (MiB), from /proc.
-    fn rss_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-                / 1024.0
-        };
-        (field("VmHWM:"), field("VmRSS:"))
-    }
-
-    /// User + system CPU seconds (assumes the usual 100 Hz clock tick).
-    fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        let after = stat.rsplit(')').next().unwrap_or("");
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (t(11) + t(12)) / 100.0
+    /// Replaces the message.
+    pub fn set(&self, msg: String) {
+        self.0.set_message(msg);
     }
 }
 
-impl Drop for GatewayProc {
+impl Drop for Progress {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.finish_and_clear();
     }
 }
 
 /// Runs the benchmark.
 pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     let dur = Duration::from_secs_f64(a.seconds);
+    let scenarios: Vec<String> = if a.scenarios.is_empty() {
+        SCENARIOS.iter().map(|s| s.to_string()).collect()
+    } else {
+        a.scenarios.clone()
+    };
+    if let Some(bad) = scenarios.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
+        return Err(anyhow!(
+            "unknown scenario {bad:?}; one of {}",
+            SCENARIOS.join(", ")
+        ));
+    }
     let mut rows: Vec<Value> = Vec::new();
     let mut baseline_rps = None;
     println!(
@@ -171,60 +125,21 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         a.seconds,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    for sc in &a.scenarios {
-        eprintln!("running {sc} …");
-        let recv = Arc::new(receiver::Received::default());
-        let recv_url = receiver::start(recv.clone()).await?;
+    for sc in &scenarios {
+        let p = Progress::new(sc);
+        p.set(format!("{:.0} s of load", a.seconds));
         let row = match sc.as_str() {
-            "baseline" => {
-                let r = load::run(recv_url, a.size, a.concurrency, None, dur, None).await;
-                let rps = r.ok as f64 / r.elapsed.as_secs_f64();
-                baseline_rps = Some(rps);
-                summary(sc, rps, r, None, None, None)
-            }
-            "ingest" => {
-                let gw = GatewayProc::start(0, &recv_url)?;
-                let idle = gw.rss_mib().1;
-                let r = load::run(gw.url(), a.size, a.concurrency, None, dur, None).await;
-                let rps = r.ok as f64 / r.elapsed.as_secs_f64();
-                summary(sc, rps, r, None, Some(&gw), Some(idle))
-            }
-            "e2e" | "fanout" | "latency" => {
-                let n = if sc == "fanout" { a.endpoints } else { 1 };
-                let gw = GatewayProc::start(n, &recv_url)?;
-                let idle = gw.rss_mib().1;
-                let rate = (sc == "latency").then_some(a.rate);
-                let start_ns = now_ns();
-                let r = load::run(gw.url(), a.size, a.concurrency, None, dur, rate).await;
-                let expected = r.ok * n as u64;
-                let deadline = Instant::now() + Duration::from_secs(120);
-                while recv.count.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+            "backlog" => scenarios::backlog(a.backlog, a.size, &p).await?,
+            "faults" => scenarios::faults(a.size, a.concurrency, dur, &p).await?,
+            _ => {
+                let row = load_scenario(sc, &a, dur).await?;
+                if sc == "baseline" {
+                    baseline_rps = row["requests_per_s"].as_f64();
                 }
-                let got = recv.count.load(Ordering::Relaxed);
-                let secs = (recv
-                    .last_ns
-                    .load(Ordering::Relaxed)
-                    .saturating_sub(start_ns)) as f64
-                    / 1e9;
-                let dps = got as f64 / secs.max(1e-9);
-                let mut lat =
-                    std::mem::take(&mut *recv.latencies_us.lock().map_err(|_| anyhow!("lock"))?);
-                let [p50, p99, p999] = percentiles(&mut lat);
-                let e2e = json!({
-                    "deliveries": got, "expected": expected,
-                    "deliveries_per_s": dps,
-                    "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
-                });
-                let rps = r.ok as f64 / r.elapsed.as_secs_f64();
-                summary(sc, rps, r, Some(e2e), Some(&gw), Some(idle))
-            }
-            other => {
-                return Err(anyhow!(
-                    "unknown scenario {other:?} (baseline, ingest, e2e, fanout, latency)"
-                ))
+                row
             }
         };
+        drop(p);
         rows.push(row);
     }
     print_table(&rows, baseline_rps);
@@ -232,6 +147,54 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         write_json(p, &rows, &a)?;
     }
     Ok(())
+}
+
+/// baseline, ingest, e2e, fanout, latency: load for `dur`, then wait for every delivery.
+async fn load_scenario(sc: &str, a: &BenchArgs, dur: Duration) -> anyhow::Result<Value> {
+    let recv = Arc::new(receiver::Received::default());
+    let recv_url = receiver::start(recv.clone()).await?;
+    if sc == "baseline" {
+        let r = load::run(recv_url, a.size, a.concurrency, None, dur, None).await;
+        let rps = r.ok as f64 / r.elapsed.as_secs_f64();
+        return Ok(summary(sc, rps, r, None, None, None));
+    }
+    let endpoints = match sc {
+        "ingest" => 0,
+        "fanout" => a.endpoints,
+        _ => 1,
+    };
+    let setup = Setup {
+        endpoints,
+        ..Setup::default()
+    };
+    let gw = GatewayProc::start(&setup, &recv_url)?;
+    let idle = gw.rss_mib().1;
+    let rate = (sc == "latency").then_some(a.rate);
+    let start_ns = now_ns();
+    let r = load::run(gw.url(), a.size, a.concurrency, None, dur, rate).await;
+    let rps = r.ok as f64 / r.elapsed.as_secs_f64();
+    if endpoints == 0 {
+        return Ok(summary(sc, rps, r, None, Some(&gw), Some(idle)));
+    }
+    let expected = r.ok * endpoints as u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while recv.count.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = recv.count.load(Ordering::Relaxed);
+    let secs = (recv
+        .last_ns
+        .load(Ordering::Relaxed)
+        .saturating_sub(start_ns)) as f64
+        / 1e9;
+    let mut lat = std::mem::take(&mut *recv.latencies_us.lock().map_err(|_| anyhow!("lock"))?);
+    let [p50, p99, p999] = percentiles(&mut lat);
+    let e2e = json!({
+        "deliveries": got, "expected": expected,
+        "deliveries_per_s": got as f64 / secs.max(1e-9),
+        "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
+    });
+    Ok(summary(sc, rps, r, Some(e2e), Some(&gw), Some(idle)))
 }
 
 fn summary(
@@ -258,6 +221,8 @@ fn summary(
 }
 
 fn print_table(rows: &[Value], baseline: Option<f64>) {
+    let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
+    let n = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.0}"));
     println!(
         "\n{:<10} {:>10} {:>7} {:>8} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9} {:>7} {:>7}",
         "scenario",
@@ -274,21 +239,28 @@ fn print_table(rows: &[Value], baseline: Option<f64>) {
         "CPU s"
     );
     for r in rows {
-        let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
-        let rps = r["requests_per_s"].as_f64().unwrap_or(0.0);
-        let ratio = baseline.map_or("-".into(), |b| format!("{:.2}", rps / b));
+        let rps = r["requests_per_s"].as_f64();
+        let ratio = match (rps, baseline) {
+            (Some(x), Some(b)) => format!("{:.2}", x / b),
+            _ => "-".into(),
+        };
         let e = &r["e2e"];
+        let deliv = if r["scenario"] == "faults" {
+            n(&r["healthy_deliveries_per_s"])
+        } else if r["scenario"] == "backlog" {
+            n(&r["drain_per_s"])
+        } else {
+            n(&e["deliveries_per_s"])
+        };
         println!(
-            "{:<10} {:>10.0} {:>7} {:>8} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9} {:>7} {:>7}",
+            "{:<10} {:>10} {:>7} {:>8} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9} {:>7} {:>7}",
             r["scenario"].as_str().unwrap_or(""),
-            rps,
+            n(&r["requests_per_s"]),
             ratio,
             f(&r["request_p50_ms"]),
             f(&r["request_p99_ms"]),
             f(&r["request_p999_ms"]),
-            e["deliveries_per_s"]
-                .as_f64()
-                .map_or("-".into(), |x| format!("{x:.0}")),
+            deliv,
             f(&e["p50_ms"]),
             f(&e["p99_ms"]),
             f(&e["p999_ms"]),
@@ -296,11 +268,31 @@ fn print_table(rows: &[Value], baseline: Option<f64>) {
             f(&r["gateway_cpu_s"]),
         );
     }
+    for r in rows {
+        if r["scenario"] == "backlog" {
+            println!(
+                "backlog: {} pending filled at {} events/s; restart with the backlog {:.3} s; drained at {} deliveries/s{}",
+                r["backlog"],
+                n(&r["fill_events_per_s"]),
+                r["restart_s"].as_f64().unwrap_or(0.0),
+                n(&r["drain_per_s"]),
+                if r["drained"] == true { "" } else { " (NOT fully drained)" }
+            );
+        }
+        if r["scenario"] == "faults" {
+            println!(
+                "faults: healthy deliveries {} /s while 10% 500s and 1% timeouts; every event delivered in the end: {}",
+                n(&r["healthy_deliveries_per_s"]),
+                r["all_delivered"]
+            );
+        }
+    }
 }
 
 fn write_json(p: &Path, rows: &[Value], a: &BenchArgs) -> anyhow::Result<()> {
     let doc = json!({
         "size": a.size, "concurrency": a.concurrency, "seconds": a.seconds, "rate": a.rate,
+        "backlog": a.backlog,
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         "results": rows,
     });

@@ -15,6 +15,10 @@ use super::now_ns;
 pub struct Received {
     /// Requests received.
     pub count: AtomicU64,
+    /// Requests answered 2xx.
+    pub ok: AtomicU64,
+    /// Inject faults: every 10th request gets a 500, every 100th stalls past any timeout.
+    pub faulty: bool,
     /// Publish→receive latency of each, in microseconds.
     pub latencies_us: Mutex<Vec<u32>>,
     /// When the last request arrived (ns since epoch).
@@ -32,9 +36,22 @@ pub async fn start(state: Arc<Received>) -> anyhow::Result<String> {
     Ok(url)
 }
 
+/// How long a stalled request hangs: longer than the gateway's timeout in the faults scenario.
+const STALL: std::time::Duration = std::time::Duration::from_secs(3);
+
 async fn handle(State(st): State<Arc<Received>>, body: Bytes) -> StatusCode {
     let now = now_ns();
-    st.count.fetch_add(1, Ordering::Relaxed);
+    let n = st.count.fetch_add(1, Ordering::Relaxed) + 1;
+    if st.faulty {
+        if n % 100 == 1 {
+            tokio::time::sleep(STALL).await;
+            return StatusCode::NO_CONTENT; // too late: the gateway has timed out
+        }
+        if n % 10 == 0 {
+            return StatusCode::INTERNAL_SERVER_ERROR;
+        }
+    }
+    st.ok.fetch_add(1, Ordering::Relaxed);
     st.last_ns.fetch_max(now, Ordering::Relaxed);
     if let Some(sent) = sent_ns(&body) {
         let us = (now.saturating_sub(sent) / 1000).min(u32::MAX as u64) as u32;

@@ -24,6 +24,10 @@ use crate::store::*;
 const WRITE_QUEUE: usize = 8192;
 /// A status-filtered listing looks at no more than this many rows per page.
 const LIST_SCAN_CAP: usize = 10_000;
+/// redb page cache. Measured with `hookgate bench`: 64 MiB put peak RSS at 162 MiB while a
+/// backlog drained, 16 MiB at 35 MiB, with drain and e2e rates unchanged (the hot pages are
+/// the tails of the due index and the newest records).
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The redb-backed [`Store`].
 pub struct RedbStore {
@@ -42,7 +46,7 @@ impl RedbStore {
         })?;
         let path = dir.join("hookgate.redb");
         let db = Database::builder()
-            .set_cache_size(64 * 1024 * 1024)
+            .set_cache_size(CACHE_BYTES)
             .create(&path)
             .map_err(|source| StoreError::Open {
                 path: path.display().to_string(),

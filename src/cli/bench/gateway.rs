@@ -1,0 +1,160 @@
+//! The gateway under test: a child `hookgate serve` process with its own temporary data dir,
+//! restartable in place (the backlog scenario measures restart time with a full queue).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+
+/// What the gateway is configured with.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// Endpoints `ep0…`, all pointing at the bench receiver.
+    pub endpoints: usize,
+    /// Extra YAML lines for each endpoint (indented 4 spaces), e.g. `    rate: 1/h\n`.
+    pub endpoint_extra: String,
+    /// A `delivery:` section, if the defaults will not do.
+    pub delivery: String,
+}
+
+impl Setup {
+    fn yaml(&self, data_dir: &std::path::Path, recv_url: &str) -> String {
+        let section = if self.endpoints == 0 {
+            "endpoints: []\n".to_string()
+        } else {
+            (0..self.endpoints).fold("endpoints:\n".to_string(), |mut y, i| {
+                y.push_str(&format!(
+                    "  - id: ep{i}\n    url: \"{recv_url}\"\n    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n{}",
+                    self.endpoint_extra
+                ));
+                y
+            })
+        };
+        format!(
+            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{section}",
+            data_dir.display(),
+            self.delivery
+        )
+    }
+}
+
+/// A running gateway process.
+pub struct GatewayProc {
+    child: Child,
+    addr: String,
+    dir: tempfile::TempDir,
+    /// From spawn to "listening": the start-up time.
+    pub startup: Duration,
+}
+
+impl GatewayProc {
+    /// Starts a gateway with a fresh data dir.
+    pub fn start(setup: &Setup, recv_url: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let (child, addr, startup) = spawn(&dir, setup, recv_url)?;
+        Ok(Self {
+            child,
+            addr,
+            dir,
+            startup,
+        })
+    }
+
+    /// Stops it with SIGTERM (graceful) and starts it again on the same data with `setup`.
+    pub fn restart(mut self, setup: &Setup, recv_url: &str) -> anyhow::Result<Self> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let (child, addr, startup) = spawn(&self.dir, setup, recv_url)?;
+        self.child = child;
+        self.addr = addr;
+        self.startup = startup;
+        Ok(self)
+    }
+
+    /// The base URL of the API.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The publish URL.
+    pub fn url(&self) -> String {
+        format!("{}/v1/events", self.base())
+    }
+
+    /// Peak RSS (MiB) and current RSS (MiB), from /proc.
+    pub fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        (field("VmHWM:"), field("VmRSS:"))
+    }
+
+    /// User + system CPU seconds (assumes the usual 100 Hz clock tick).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (t(11) + t(12)) / 100.0
+    }
+}
+
+impl Drop for GatewayProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(
+    dir: &tempfile::TempDir,
+    setup: &Setup,
+    recv_url: &str,
+) -> anyhow::Result<(Child, String, Duration)> {
+    let cfg: PathBuf = dir.path().join("bench.yaml");
+    std::fs::write(&cfg, setup.yaml(&dir.path().join("data"), recv_url))?;
+    let started = Instant::now();
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["serve", "--log", "hookgate::app=info,warn", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting the gateway process")?;
+    let stderr = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(a) = line
+                .split("addr=")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+            {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(a.to_string());
+                }
+            } else if line.contains("ERROR") {
+                eprintln!("gateway: {line}");
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .map_err(|_| anyhow!("the gateway did not start"))?;
+    Ok((child, addr, started.elapsed()))
+}
