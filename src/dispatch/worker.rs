@@ -134,7 +134,9 @@ pub async fn attempt(
     };
     let outcome = AttemptOutcome {
         delivery: d.clone(),
-        attempt,
+        attempt: Some(attempt),
+        payload: None,
+        reason: None,
         status,
         next_attempt_ms: next,
         fifo: live.is_fifo(),

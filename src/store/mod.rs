@@ -50,6 +50,27 @@ pub enum StoreError {
     Closed,
 }
 
+/// Bytes a plugin's key-value namespace may hold (keys and values together).
+pub const KV_QUOTA_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Why a key-value write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    /// The namespace would exceed [`KV_QUOTA_BYTES`].
+    #[error("kv quota exceeded: namespace {ns} would hold {would} bytes (quota {quota})")]
+    Quota {
+        /// Plugin namespace.
+        ns: String,
+        /// Size after the write.
+        would: u64,
+        /// The quota.
+        quota: u64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// An event with its fan-out (its `deliveries` list), ready to be made durable in one step.
 pub type NewEvent = EventRecord;
 
@@ -69,6 +90,8 @@ pub struct DueDelivery {
     pub delivery: DeliveryRecord,
     /// The event it carries (body included).
     pub event: std::sync::Arc<EventRecord>,
+    /// The plugin chain's stored output, once it has run: sent instead of the event body.
+    pub payload: Option<std::sync::Arc<StoredPayload>>,
 }
 
 /// Result of scanning one endpoint's slice of the due index.
@@ -102,8 +125,10 @@ pub enum EndpointEffect {
 pub struct AttemptOutcome {
     /// The delivery, as it was when the attempt started.
     pub delivery: DeliveryRecord,
-    /// The attempt to append.
-    pub attempt: AttemptRecord,
+    /// The attempt to append (`None` when no request was made: a plugin filtered it).
+    pub attempt: Option<AttemptRecord>,
+    /// The plugin chain's output, stored with the first outcome so retries send the same bytes.
+    pub payload: Option<StoredPayload>,
     /// New status (`Pending` with `next_attempt_ms` to retry).
     pub status: DeliveryStatus,
     /// When to try again, with `Pending`.
@@ -112,6 +137,8 @@ pub struct AttemptOutcome {
     pub fifo: bool,
     /// What the attempt does to the endpoint's failure streak.
     pub endpoint_effect: EndpointEffect,
+    /// Why, when no attempt was made (a plugin filtered the delivery).
+    pub reason: Option<String>,
 }
 
 /// What recording an outcome changed beyond the delivery itself.
@@ -183,6 +210,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Overwrites an endpoint's state (enable/disable by an operator).
     async fn put_endpoint_state(&self, id: &str, state: EndpointState) -> Result<(), StoreError>;
+
+    /// A plugin's key-value entry (namespace = plugin name). Blocking: call from a blocking
+    /// thread (plugin host calls run on one).
+    fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Sets a plugin's key-value entry within the namespace quota. Blocking, as [`Store::kv_get`].
+    fn kv_set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), KvError>;
+
+    /// Deletes a plugin's key-value entry (absent is fine). Blocking, as [`Store::kv_get`].
+    fn kv_delete(&self, ns: &str, key: &str) -> Result<(), StoreError>;
 
     /// The secret generated for an endpoint whose config gives none, creating it on first use.
     async fn generated_secret(

@@ -132,9 +132,40 @@ pub struct DeliveryRecord {
     /// HTTP status of the last attempt, if it got one.
     #[serde(default)]
     pub last_status_code: Option<u16>,
-    /// Error of the last attempt, if any.
+    /// Error of the last attempt, if any (for `filtered`, the plugin's reason).
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Set once the endpoint's plugin chain ran: what it produced is sent on every attempt.
+    #[serde(default)]
+    pub payload: Option<PayloadMeta>,
+}
+
+/// The part of a plugin chain's output kept on the delivery record (the body, which can be
+/// large, is stored beside it).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PayloadMeta {
+    /// Custom headers after the chain (signature headers are added per attempt).
+    pub headers: Vec<(String, String)>,
+    /// Which plugins produced it, by name and content hash (the delivery log shows them).
+    pub plugins: Vec<PluginVersion>,
+}
+
+/// A plugin, as it was when it ran.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PluginVersion {
+    /// Name in the config.
+    pub name: String,
+    /// SHA-256 of the `.wasm` file, hex.
+    pub sha256: String,
+}
+
+/// A chain's complete output: what every attempt of the delivery sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPayload {
+    /// The body.
+    pub body: Vec<u8>,
+    /// Headers and plugin versions.
+    pub meta: PayloadMeta,
 }
 
 /// One HTTP try, kept forever with the exact request sent (SPEC §1 "Attempt").

@@ -60,6 +60,9 @@ impl RedbStore {
         txn.open_table(BY_ENDPOINT).map_err(storage)?;
         txn.open_table(ENDPOINT_STATE).map_err(storage)?;
         txn.open_table(SECRETS).map_err(storage)?;
+        txn.open_table(PAYLOADS).map_err(storage)?;
+        txn.open_table(KV).map_err(storage)?;
+        txn.open_table(KV_USAGE).map_err(storage)?;
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
@@ -105,6 +108,7 @@ impl Store for RedbStore {
         let due_t = txn.open_table(DUE).map_err(storage)?;
         let del_t = txn.open_table(DELIVERIES).map_err(storage)?;
         let ev_t = txn.open_table(EVENTS).map_err(storage)?;
+        let pay_t = txn.open_table(PAYLOADS).map_err(storage)?;
         let mut scan = DueScan::default();
         let mut events: HashMap<String, Arc<EventRecord>> = HashMap::new();
         for entry in due_t.range((endpoint_id, 0u64, "")..).map_err(storage)? {
@@ -135,7 +139,20 @@ impl Store for RedbStore {
                     e
                 }
             };
-            scan.items.push(DueDelivery { delivery, event });
+            let payload = match &delivery.payload {
+                None => None,
+                Some(meta) => pay_t.get(id).map_err(storage)?.map(|b| {
+                    Arc::new(StoredPayload {
+                        body: b.value().to_vec(),
+                        meta: meta.clone(),
+                    })
+                }),
+            };
+            scan.items.push(DueDelivery {
+                delivery,
+                event,
+                payload,
+            });
         }
         Ok(scan)
     }
@@ -248,6 +265,29 @@ impl Store for RedbStore {
         self.send(|r| WriteOp::PutState(id, state, r)).await
     }
 
+    fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(KV).map_err(storage)?;
+        let v = t.get((ns, key)).map_err(storage)?;
+        Ok(v.map(|v| v.value().to_vec()))
+    }
+
+    fn kv_set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), KvError> {
+        let (rtx, rrx) = oneshot::channel();
+        self.tx
+            .blocking_send(WriteOp::KvSet(ns.into(), key.into(), value.to_vec(), rtx))
+            .map_err(|_| StoreError::Closed)?;
+        rrx.blocking_recv().map_err(|_| StoreError::Closed)?
+    }
+
+    fn kv_delete(&self, ns: &str, key: &str) -> Result<(), StoreError> {
+        let (rtx, rrx) = oneshot::channel();
+        self.tx
+            .blocking_send(WriteOp::KvDelete(ns.into(), key.into(), rtx))
+            .map_err(|_| StoreError::Closed)?;
+        rrx.blocking_recv().map_err(|_| StoreError::Closed)?
+    }
+
     async fn generated_secret(
         &self,
         endpoint_id: &str,
@@ -273,5 +313,50 @@ impl Store for RedbStore {
             table: "endpoint_secrets",
             detail: e.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, RedbStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::parse(&"ab".repeat(32), "test").unwrap();
+        let s = RedbStore::open(dir.path(), key).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn kv_is_namespaced_and_quota_counts_replacements_and_deletes() {
+        let (_d, s) = store();
+        s.kv_set("enrich", "customer:1", b"{\"tier\":\"gold\"}")
+            .unwrap();
+        assert_eq!(
+            s.kv_get("enrich", "customer:1").unwrap().as_deref(),
+            Some(&b"{\"tier\":\"gold\"}"[..])
+        );
+        assert_eq!(
+            s.kv_get("other", "customer:1").unwrap(),
+            None,
+            "namespaces are separate"
+        );
+
+        let big = vec![0u8; (KV_QUOTA_BYTES / 2) as usize];
+        s.kv_set("q", "a", &big).unwrap();
+        // Replacing a value counts only the difference.
+        s.kv_set("q", "a", &big).unwrap();
+        match s.kv_set("q", "b", &big) {
+            Err(KvError::Quota { ns, .. }) => assert_eq!(ns, "q"),
+            other => panic!("expected quota error, got {other:?}"),
+        }
+        assert_eq!(
+            s.kv_get("q", "b").unwrap(),
+            None,
+            "a refused write stores nothing"
+        );
+        s.kv_delete("q", "a").unwrap();
+        s.kv_set("q", "b", &big).unwrap();
+        s.kv_delete("q", "missing").unwrap();
     }
 }

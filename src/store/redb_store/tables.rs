@@ -19,6 +19,12 @@ pub const ATTEMPTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("
 pub const DUE: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("due");
 /// `(endpoint id, delivery id) → ()`: every delivery of an endpoint, for listing.
 pub const BY_ENDPOINT: TableDefinition<(&str, &str), ()> = TableDefinition::new("by_endpoint");
+/// `delivery id → body` produced by the endpoint's plugin chain.
+pub const PAYLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("payloads");
+/// `(plugin namespace, key) → value`: the plugins' `kv` import.
+pub const KV: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("plugin_kv");
+/// `plugin namespace → bytes held` (keys + values), for the quota.
+pub const KV_USAGE: TableDefinition<&str, u64> = TableDefinition::new("plugin_kv_usage");
 /// `endpoint id → EndpointState`.
 pub const ENDPOINT_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("endpoint_state");
 /// `endpoint id → sealed secret` (see `store::seal`): never in clear in the file.

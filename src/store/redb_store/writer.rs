@@ -32,6 +32,15 @@ pub enum WriteOp {
     PutState(String, EndpointState, Reply<()>),
     /// Store an endpoint's sealed secret unless one exists; answers the stored sealed bytes.
     Secret(String, Vec<u8>, Reply<Vec<u8>>),
+    /// Set a plugin kv entry within the quota.
+    KvSet(
+        String,
+        String,
+        Vec<u8>,
+        oneshot::Sender<Result<(), KvError>>,
+    ),
+    /// Delete a plugin kv entry.
+    KvDelete(String, String, Reply<()>),
 }
 
 /// A computed answer, held until the commit succeeds.
@@ -41,6 +50,8 @@ enum Answer {
     Cancel(Reply<u64>, u64),
     PutState(Reply<()>),
     Secret(Reply<Vec<u8>>, Vec<u8>),
+    KvSet(oneshot::Sender<Result<(), KvError>>, Result<(), KvError>),
+    KvDelete(Reply<()>),
 }
 
 impl Answer {
@@ -53,6 +64,8 @@ impl Answer {
             Answer::Cancel(r, v) => drop(r.send(Ok(v))),
             Answer::PutState(r) => drop(r.send(Ok(()))),
             Answer::Secret(r, v) => drop(r.send(Ok(v))),
+            Answer::KvSet(r, v) => drop(r.send(v)),
+            Answer::KvDelete(r) => drop(r.send(Ok(()))),
         }
     }
 
@@ -63,6 +76,10 @@ impl Answer {
             Answer::Cancel(r, _) => drop(r.send(err(msg))),
             Answer::PutState(r) => drop(r.send(err(msg))),
             Answer::Secret(r, _) => drop(r.send(err(msg))),
+            Answer::KvSet(r, _) => {
+                drop(r.send(Err(KvError::Store(StoreError::Storage(msg.to_string())))))
+            }
+            Answer::KvDelete(r) => drop(r.send(err(msg))),
         }
     }
 }
@@ -143,6 +160,10 @@ fn fail_op(op: WriteOp, msg: &str) {
         WriteOp::Cancel(_, r) => drop(r.send(err(msg))),
         WriteOp::PutState(_, _, r) => drop(r.send(err(msg))),
         WriteOp::Secret(_, _, r) => drop(r.send(err(msg))),
+        WriteOp::KvSet(_, _, _, r) => {
+            drop(r.send(Err(KvError::Store(StoreError::Storage(msg.to_string())))))
+        }
+        WriteOp::KvDelete(_, _, r) => drop(r.send(err(msg))),
     }
 }
 
@@ -175,6 +196,14 @@ fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, String)
                 Err(e) => Err((Answer::PutState(r), e.to_string())),
             }
         }
+        WriteOp::KvSet(ns, key, value, r) => match kv_set(txn, &ns, &key, &value) {
+            Ok(res) => Ok(Answer::KvSet(r, res)),
+            Err(e) => Err((Answer::KvSet(r, Ok(())), e.to_string())),
+        },
+        WriteOp::KvDelete(ns, key, r) => match kv_delete(txn, &ns, &key) {
+            Ok(()) => Ok(Answer::KvDelete(r)),
+            Err(e) => Err((Answer::KvDelete(r), e.to_string())),
+        },
         WriteOp::Secret(ep, candidate, r) => match secret(txn, &ep, candidate) {
             Ok(s) => Ok(Answer::Secret(r, s)),
             Err(e) => Err((Answer::Secret(r, Vec::new()), e.to_string())),
@@ -209,6 +238,7 @@ fn ingest(txn: &WriteTransaction, events: Vec<NewEvent>) -> Result<Vec<Ingested>
                 due_key_ms: event.timestamp_ms,
                 last_status_code: None,
                 last_error: None,
+                payload: None,
             };
             del_t
                 .insert(d.id.as_str(), encode(&rec).as_slice())
@@ -236,6 +266,7 @@ fn record(
     let mut att_t = txn.open_table(ATTEMPTS).map_err(storage)?;
     let mut due_t = txn.open_table(DUE).map_err(storage)?;
     let mut st_t = txn.open_table(ENDPOINT_STATE).map_err(storage)?;
+    let mut pay_t = txn.open_table(PAYLOADS).map_err(storage)?;
     let mut out = Vec::with_capacity(outcomes.len());
     let now = now_ms();
     for o in outcomes {
@@ -247,13 +278,19 @@ fn record(
                 continue;
             }
         };
-        att_t
-            .insert((id, o.attempt.n), encode(&o.attempt).as_slice())
-            .map_err(storage)?;
-        d.attempts = d.attempts.max(o.attempt.n);
+        if let Some(a) = &o.attempt {
+            att_t
+                .insert((id, a.n), encode(a).as_slice())
+                .map_err(storage)?;
+            d.attempts = d.attempts.max(a.n);
+            d.last_status_code = a.status_code;
+            d.last_error = a.error.clone();
+        }
         d.updated_ms = now;
-        d.last_status_code = o.attempt.status_code;
-        d.last_error = o.attempt.error.clone();
+        if let (Some(p), None) = (&o.payload, &d.payload) {
+            pay_t.insert(id, p.body.as_slice()).map_err(storage)?;
+            d.payload = Some(p.meta.clone());
+        }
         let mut effect = o.endpoint_effect;
         if d.status == DeliveryStatus::Pending {
             due_t
@@ -359,6 +396,49 @@ fn cancel(txn: &WriteTransaction, ep: &str) -> Result<u64, StoreError> {
         }
     }
     Ok(keys.len() as u64)
+}
+
+/// Sets a kv entry, keeping the namespace's byte count and refusing past the quota.
+fn kv_set(
+    txn: &WriteTransaction,
+    ns: &str,
+    key: &str,
+    value: &[u8],
+) -> Result<Result<(), KvError>, StoreError> {
+    let mut kv = txn.open_table(KV).map_err(storage)?;
+    let mut usage = txn.open_table(KV_USAGE).map_err(storage)?;
+    let used = usage.get(ns).map_err(storage)?.map_or(0, |v| v.value());
+    let old = kv
+        .get((ns, key))
+        .map_err(storage)?
+        .map_or(0, |v| (key.len() + v.value().len()) as u64);
+    let would = used - old.min(used) + (key.len() + value.len()) as u64;
+    if would > KV_QUOTA_BYTES {
+        return Ok(Err(KvError::Quota {
+            ns: ns.to_string(),
+            would,
+            quota: KV_QUOTA_BYTES,
+        }));
+    }
+    kv.insert((ns, key), value).map_err(storage)?;
+    usage.insert(ns, would).map_err(storage)?;
+    Ok(Ok(()))
+}
+
+fn kv_delete(txn: &WriteTransaction, ns: &str, key: &str) -> Result<(), StoreError> {
+    let mut kv = txn.open_table(KV).map_err(storage)?;
+    let mut usage = txn.open_table(KV_USAGE).map_err(storage)?;
+    let removed = kv
+        .remove((ns, key))
+        .map_err(storage)?
+        .map_or(0, |v| (key.len() + v.value().len()) as u64);
+    if removed > 0 {
+        let used = usage.get(ns).map_err(storage)?.map_or(0, |v| v.value());
+        usage
+            .insert(ns, used.saturating_sub(removed))
+            .map_err(storage)?;
+    }
+    Ok(())
 }
 
 fn secret(txn: &WriteTransaction, ep: &str, sealed: Vec<u8>) -> Result<Vec<u8>, StoreError> {
