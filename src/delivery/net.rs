@@ -23,12 +23,23 @@ pub struct Response {
     pub status: Option<u16>,
     /// Time from send to end of the (bounded) body read.
     pub latency: Duration,
-    /// First bytes of the body, lossily decoded as UTF-8.
-    pub body: String,
+    /// First bytes of the body (at most the limit asked for).
+    pub body: Vec<u8>,
     /// Parsed `Retry-After`, if present and valid.
     pub retry_after: Option<Duration>,
     /// Why no usable answer came (timeout, refused, reset, blocked address…).
     pub error: Option<String>,
+    /// Response headers (plugins' `http` import returns them to the guest).
+    pub headers: Vec<(String, String)>,
+}
+
+/// Methods outbound requests use: webhooks POST, plugins GET or POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET (no body).
+    Get,
+    /// POST.
+    Post,
 }
 
 /// The outbound HTTP client with the SSRF guard built in.
@@ -77,6 +88,21 @@ impl Client {
         timeout: Duration,
         body_limit: usize,
     ) -> Response {
+        self.send(Method::Post, url, headers, Some(body), timeout, body_limit)
+            .await
+    }
+
+    /// Sends one request through the guard, bounded by `timeout` overall and `body_limit`
+    /// bytes read.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &url::Url,
+        headers: &[(String, String)],
+        body: Option<Bytes>,
+        timeout: Duration,
+        body_limit: usize,
+    ) -> Response {
         let started = Instant::now();
         // reqwest skips the resolver for IP-literal hosts, so the URL itself is judged here,
         // before every request (not only at registration).
@@ -95,7 +121,14 @@ impl Client {
                 }
             }
         };
-        let req = self.http.post(url.clone()).headers(map).body(body);
+        let mut req = match method {
+            Method::Get => self.http.get(url.clone()),
+            Method::Post => self.http.post(url.clone()),
+        }
+        .headers(map);
+        if let Some(b) = body {
+            req = req.body(b);
+        }
         let res = tokio::time::timeout(timeout, async {
             let mut resp = req.send().await?;
             let status = resp.status().as_u16();
@@ -104,6 +137,16 @@ impl Client {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, SystemTime::now()));
+            let headers: Vec<(String, String)> = resp
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
             let mut buf = Vec::new();
             while buf.len() < body_limit {
                 match resp.chunk().await? {
@@ -112,17 +155,18 @@ impl Client {
                 }
             }
             buf.truncate(body_limit);
-            Ok::<_, reqwest::Error>((status, retry_after, buf))
+            Ok::<_, reqwest::Error>((status, retry_after, headers, buf))
         })
         .await;
         let latency = started.elapsed();
         match res {
-            Ok(Ok((status, retry_after, buf))) => Response {
+            Ok(Ok((status, retry_after, headers, buf))) => Response {
                 status: Some(status),
                 latency,
-                body: String::from_utf8_lossy(&buf).into_owned(),
+                body: buf,
                 retry_after,
                 error: None,
+                headers,
             },
             Ok(Err(e)) => Response {
                 latency,

@@ -126,7 +126,7 @@ pub async fn attempt(
         started_ms,
         status_code: resp.status,
         latency_ms: resp.latency.as_millis() as u64,
-        response_body: resp.body,
+        response_body: String::from_utf8_lossy(&resp.body).into_owned(),
         error: resp.error,
         next_attempt_ms: next.filter(|_| status == DeliveryStatus::Pending),
         url: live.config.url.to_string(),
