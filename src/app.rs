@@ -20,12 +20,18 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, ApiInner, ApiState};
 use crate::config::{self, Config};
 use crate::delivery::Client;
-use crate::dispatch::{DueSignal, LiveEndpoint, Registry, Scheduler, Shared, Snapshot};
+use crate::dispatch::{plugin_io, DueSignal, LiveEndpoint, Registry, Scheduler, Shared, Snapshot};
 use crate::signing::Secret;
 use crate::store::{MasterKey, RedbStore, Store};
 
 /// Quiet time after the last file event before a reload (editors write in several steps).
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(250);
+/// How often plugin files are checked for changes (a stat per plugin; content is hashed only
+/// when size or mtime moved).
+const PLUGIN_POLL: Duration = Duration::from_secs(1);
+/// Plugin chains running at once: below the host's instance pool, so a chain waits for a slot
+/// rather than failing.
+const PLUGIN_SLOTS: usize = (crate::plugins::MAX_CONCURRENT_INSTANCES / 2) as usize;
 
 /// Where the config comes from.
 #[derive(Debug, Clone)]
@@ -63,11 +69,22 @@ pub async fn run(
     }
     registry.replace(snapshot(&cfg, store.as_ref()).await?);
     let signal = Arc::new(DueSignal::new());
+    let client = Arc::new(ArcSwap::from_pointee(Client::new(&cfg.network)?));
+    let plugins = if cfg.plugins.is_empty() {
+        None
+    } else {
+        let host = plugin_io::host(store.clone(), client.clone(), &cfg.data_dir)
+            .map_err(|e| anyhow::anyhow!("plugin host: {e}"))?;
+        plugin_io::sync(&host, None, &cfg).await;
+        Some(Arc::new(host))
+    };
     let shared = Arc::new(Shared {
         store: store.clone(),
         registry: registry.clone(),
         signal: signal.clone(),
-        client: ArcSwap::from_pointee(Client::new(&cfg.network)?),
+        client,
+        plugins: plugins.clone(),
+        plugin_slots: Arc::new(tokio::sync::Semaphore::new(PLUGIN_SLOTS)),
         settings: ArcSwap::from_pointee(cfg.delivery.clone()),
     });
     let api_state = ApiState(Arc::new(ApiInner {
@@ -76,6 +93,7 @@ pub async fn run(
         signal: signal.clone(),
         auth: ArcSwap::from_pointee(cfg.auth.clone()),
         settings: ArcSwap::from_pointee(cfg.delivery.clone()),
+        plugins: plugins.clone(),
         ready: false.into(),
     }));
     if cfg.auth.api_keys.is_empty() {
@@ -106,6 +124,29 @@ pub async fn run(
         ConfigSource::Embedded => None,
     };
 
+    let poll_task = shared.plugins.clone().map(|host| {
+        let t = reload_token.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = t.cancelled() => break,
+                    _ = tokio::time::sleep(PLUGIN_POLL) => {}
+                }
+                for (name, outcome) in host.reload_if_changed().await {
+                    match outcome {
+                        crate::plugins::ReloadOutcome::Reloaded { sha256 } => {
+                            tracing::info!(plugin = %name, %sha256, "plugin file changed: new version in service")
+                        }
+                        crate::plugins::ReloadOutcome::Failed(e) => {
+                            tracing::error!(plugin = %name, error = %e, "plugin file changed but does not load; the last good version stays")
+                        }
+                        crate::plugins::ReloadOutcome::Unchanged => {}
+                    }
+                }
+            }
+        })
+    });
+
     let http_token = CancellationToken::new();
     let server = {
         let t = http_token.clone();
@@ -132,6 +173,9 @@ pub async fn run(
     stopper.abort();
     reload_token.cancel();
     if let Some(t) = reload_task {
+        let _ = t.await;
+    }
+    if let Some(t) = poll_task {
         let _ = t.await;
     }
     tracing::info!("shutting down: no new attempts");
@@ -249,6 +293,15 @@ async fn apply_reload(
     }
     if new.delivery.max_in_flight != old.delivery.max_in_flight {
         tracing::warn!("delivery.max_in_flight changes only on restart");
+    }
+    match &shared.plugins {
+        Some(host) => plugin_io::sync(host, Some(&old), &new).await,
+        None if !new.plugins.is_empty() => {
+            tracing::warn!(
+                "plugins were added to a gateway started without any: restart to load them"
+            )
+        }
+        None => {}
     }
     shared.registry.replace(snap);
     shared.settings.store(Arc::new(new.delivery.clone()));

@@ -35,6 +35,7 @@ pub mod config;
 pub mod delivery;
 pub mod dispatch;
 pub mod guard;
+pub mod plugins;
 pub mod signing;
 pub mod store;
 

@@ -66,7 +66,17 @@ pub async fn get_delivery(
     let max = state.settings.load().retry_schedule.len() + 1;
     let mut v = delivery_json(&d);
     v["event_type"] = json!(event.as_ref().map(|e| e.event_type.clone()));
-    v["body"] = json!(event.map(|e| e.body));
+    // What was (or will be) sent: the plugin chain's output when there is one.
+    let body = match &d.payload {
+        Some(_) => state
+            .store
+            .payload_body(&d.id)
+            .await?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        None => event.map(|e| e.body),
+    };
+    v["body"] = json!(body);
+    v["plugins"] = json!(d.payload.as_ref().map(|p| &p.plugins));
     v["attempt_log"] = Value::Array(attempts.iter().map(|a| attempt_json(a, max)).collect());
     Ok(Json(v))
 }

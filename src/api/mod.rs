@@ -10,6 +10,7 @@ pub mod deliveries;
 pub mod endpoints;
 pub mod error;
 pub mod events;
+pub mod plugins;
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,7 +19,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -40,6 +41,8 @@ pub struct ApiInner {
     pub auth: ArcSwap<AuthConfig>,
     /// Delivery settings, for "attempt n of m".
     pub settings: ArcSwap<DeliveryConfig>,
+    /// The plugin host, for `GET /v1/plugins`.
+    pub plugins: Option<Arc<crate::plugins::PluginHost>>,
     /// False until start-up finished and after shutdown began (`/readyz`).
     pub ready: AtomicBool,
 }
@@ -77,6 +80,13 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/v1/endpoints/{id}/deliveries",
             get(deliveries::list_for_endpoint),
+        )
+        .route("/v1/plugins", get(plugins::list))
+        .route(
+            "/v1/plugins/{name}/kv/{key}",
+            put(plugins::kv_put)
+                .get(plugins::kv_get)
+                .delete(plugins::kv_delete),
         )
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))

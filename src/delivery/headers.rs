@@ -4,7 +4,7 @@
 //! never rebuilt.
 
 use crate::config::{EndpointConfig, TemplateVars};
-use crate::signing::{self, Secret};
+use crate::signing::{self, Secret, SignatureSpec};
 
 /// `User-Agent` sent with every attempt.
 pub const USER_AGENT: &str = concat!("Hookgate/", env!("CARGO_PKG_VERSION"));
@@ -22,28 +22,47 @@ pub struct AttemptIds<'a> {
     pub delivery_id: &'a str,
 }
 
-/// Every header for one attempt, in send order, names lower-case.
-pub fn build(
-    endpoint: &EndpointConfig,
-    secrets: &[Secret],
-    ids: AttemptIds<'_>,
-    timestamp: i64,
-    body: &[u8],
-) -> Vec<(String, String)> {
-    let mut h = Vec::with_capacity(4 + endpoint.headers.len());
-    h.push(("content-type".to_string(), "application/json".to_string()));
-    h.push(("user-agent".to_string(), USER_AGENT.to_string()));
+/// The endpoint's custom headers with templates rendered (what a plugin chain gets as input).
+pub fn custom(endpoint: &EndpointConfig, ids: AttemptIds<'_>) -> Vec<(String, String)> {
     let vars = TemplateVars {
         event_id: ids.event_id,
         event_type: ids.event_type,
         tenant: ids.tenant,
         delivery_id: ids.delivery_id,
     };
-    for (name, tpl) in &endpoint.headers {
-        h.push((name.to_ascii_lowercase(), tpl.render(&vars)));
+    endpoint
+        .headers
+        .iter()
+        .map(|(name, tpl)| (name.to_ascii_lowercase(), tpl.render(&vars)))
+        .collect()
+}
+
+/// Every header for one attempt, in send order, names lower-case: `content-type` (unless the
+/// custom headers set one, as a CloudEvents plugin does), `user-agent`, the custom headers, then
+/// the signature over `body`.
+pub fn build(
+    custom: &[(String, String)],
+    signature: &SignatureSpec,
+    secrets: &[Secret],
+    ids: AttemptIds<'_>,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let mut h = Vec::with_capacity(4 + custom.len());
+    if !custom
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        h.push(("content-type".to_string(), "application/json".to_string()));
     }
+    h.push(("user-agent".to_string(), USER_AGENT.to_string()));
+    h.extend(
+        custom
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+    );
     h.extend(signing::sign(
-        &endpoint.signature,
+        signature,
         secrets,
         ids.event_id,
         timestamp,

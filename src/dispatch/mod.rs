@@ -8,7 +8,9 @@
 //!
 //! Must not import `axum` or `api`.
 
+pub mod chain;
 pub mod fanout;
+pub mod plugin_io;
 pub mod rate;
 pub mod registry;
 pub mod scheduler;
@@ -37,8 +39,12 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     /// Wake-ups.
     pub signal: Arc<DueSignal>,
-    /// The guarded outbound client.
-    pub client: ArcSwap<Client>,
+    /// The guarded outbound client (shared with the plugins' `http` import).
+    pub client: Arc<ArcSwap<Client>>,
+    /// The plugin host, when the gateway runs plugins.
+    pub plugins: Option<Arc<crate::plugins::PluginHost>>,
+    /// Bounds concurrent plugin chains to the host's instance pool.
+    pub plugin_slots: Arc<tokio::sync::Semaphore>,
     /// The `delivery:` config section.
     pub settings: ArcSwap<DeliveryConfig>,
 }

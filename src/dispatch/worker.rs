@@ -6,16 +6,17 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use rand::Rng;
 
+use super::chain::{self, Prepared};
 use super::registry::LiveEndpoint;
 use super::Shared;
+use crate::config::DeliveryConfig;
 use crate::delivery::headers::{self, AttemptIds};
 use crate::delivery::{classify, retry, Verdict};
 use crate::store::{
-    now_ms, AttemptOutcome, AttemptRecord, DeliveryStatus, DueDelivery, EndpointEffect,
-    EndpointState, Millis,
+    now_ms, AttemptOutcome, AttemptRecord, DeliveryRecord, DeliveryStatus, DueDelivery,
+    EndpointEffect, EndpointState, Millis,
 };
 
 /// How long to wait before trying again when recording an outcome failed (disk trouble): the
@@ -45,15 +46,68 @@ pub async fn attempt(
     let settings = shared.settings.load_full();
     let n = d.attempts + 1;
     let started_ms = now_ms();
-    let body = Bytes::from(item.event.body.clone());
     let ids = AttemptIds {
         event_id: &item.event.id,
         event_type: &item.event.event_type,
         tenant: &item.event.tenant,
         delivery_id: &d.id,
     };
+    let (body, custom, new_payload) = match chain::prepare(&shared, &live, &item, ids).await {
+        Prepared::Send {
+            body,
+            custom,
+            new_payload,
+        } => (body, custom, new_payload),
+        Prepared::Filtered { reason } => {
+            tracing::debug!(endpoint_id = %d.endpoint_id, delivery_id = %d.id, %reason, "delivery filtered");
+            let outcome = AttemptOutcome {
+                delivery: d.clone(),
+                attempt: None,
+                payload: None,
+                reason: Some(reason),
+                status: DeliveryStatus::Filtered,
+                next_attempt_ms: None,
+                fifo: live.is_fifo(),
+                endpoint_effect: EndpointEffect::None,
+            };
+            return record(&shared, d, outcome, None).await;
+        }
+        Prepared::Failed { error } => {
+            // Counts as a failed attempt of the delivery (it follows the retry schedule), but
+            // not against the endpoint: a plugin bug says nothing about the receiver.
+            let next = next_attempt(&settings, n, None);
+            tracing::warn!(endpoint_id = %d.endpoint_id, delivery_id = %d.id, attempt = n, %error, "plugin chain failed");
+            let attempt = AttemptRecord {
+                n,
+                started_ms,
+                status_code: None,
+                latency_ms: now_ms().saturating_sub(started_ms),
+                response_body: String::new(),
+                error: Some(error),
+                next_attempt_ms: next,
+                url: live.config.url.to_string(),
+                request_headers: Vec::new(),
+            };
+            let outcome = AttemptOutcome {
+                delivery: d.clone(),
+                attempt: Some(attempt),
+                payload: None,
+                reason: None,
+                status: if next.is_some() {
+                    DeliveryStatus::Pending
+                } else {
+                    DeliveryStatus::Dead
+                },
+                next_attempt_ms: next,
+                fifo: live.is_fifo(),
+                endpoint_effect: EndpointEffect::None,
+            };
+            return record(&shared, d, outcome, next).await;
+        }
+    };
     let hdrs = headers::build(
-        &live.config,
+        &custom,
+        &live.config.signature,
         &live.secrets,
         ids,
         (started_ms / 1000) as i64,
@@ -88,24 +142,10 @@ pub async fn attempt(
         }
         Verdict::Gone => (DeliveryStatus::Dead, None, EndpointEffect::Gone),
         Verdict::Dead => (DeliveryStatus::Dead, None, failure),
-        Verdict::Retry => {
-            let draw: f64 = rand::rng().random();
-            match retry::next_delay(
-                n,
-                &settings.retry_schedule,
-                settings.jitter,
-                resp.retry_after,
-                settings.retry_after_cap,
-                draw,
-            ) {
-                Some(delay) => (
-                    DeliveryStatus::Pending,
-                    Some(now_ms() + delay.as_millis() as Millis),
-                    failure,
-                ),
-                None => (DeliveryStatus::Dead, None, failure),
-            }
-        }
+        Verdict::Retry => match next_attempt(&settings, n, resp.retry_after) {
+            Some(t) => (DeliveryStatus::Pending, Some(t), failure),
+            None => (DeliveryStatus::Dead, None, failure),
+        },
     };
     // Removed from config while in flight: no further attempts.
     if status == DeliveryStatus::Pending && shared.registry.get(&d.endpoint_id).is_none() {
@@ -135,13 +175,41 @@ pub async fn attempt(
     let outcome = AttemptOutcome {
         delivery: d.clone(),
         attempt: Some(attempt),
-        payload: None,
+        payload: new_payload,
         reason: None,
         status,
         next_attempt_ms: next,
         fifo: live.is_fifo(),
         endpoint_effect: effect,
     };
+    record(&shared, d, outcome, next).await
+}
+
+/// When the next attempt is due after failed attempt `n`, or `None` when the schedule is spent.
+fn next_attempt(
+    settings: &DeliveryConfig,
+    n: u32,
+    retry_after: Option<std::time::Duration>,
+) -> Option<Millis> {
+    let draw: f64 = rand::rng().random();
+    retry::next_delay(
+        n,
+        &settings.retry_schedule,
+        settings.jitter,
+        retry_after,
+        settings.retry_after_cap,
+        draw,
+    )
+    .map(|delay| now_ms() + delay.as_millis() as Millis)
+}
+
+/// Records an outcome and tells the scheduler what became of the delivery.
+async fn record(
+    shared: &Shared,
+    d: &DeliveryRecord,
+    outcome: AttemptOutcome,
+    next: Option<Millis>,
+) -> Completion {
     match shared.store.record(vec![outcome]).await {
         Ok(mut rec) => {
             let rec = rec.pop().unwrap_or_default();

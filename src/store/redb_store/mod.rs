@@ -209,6 +209,13 @@ impl Store for RedbStore {
         Ok(Some((d, attempts)))
     }
 
+    async fn payload_body(&self, delivery_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(PAYLOADS).map_err(storage)?;
+        let v = t.get(delivery_id).map_err(storage)?;
+        Ok(v.map(|v| v.value().to_vec()))
+    }
+
     async fn endpoint_deliveries(
         &self,
         endpoint_id: &str,

@@ -297,6 +297,10 @@ fn record(
                 .remove((d.endpoint_id.as_str(), d.due_key_ms, id))
                 .map_err(storage)?;
             d.status = o.status;
+            if o.attempt.is_none() {
+                // No request was made (a plugin filtered it): the reason is what the log shows.
+                d.last_error = o.reason.clone();
+            }
             d.next_attempt_ms = o
                 .next_attempt_ms
                 .filter(|_| o.status == DeliveryStatus::Pending);

@@ -1,0 +1,116 @@
+//! `GET /v1/plugins` (what is loaded, which version, the last reload error) and operator access
+//! to a plugin's key-value namespace, e.g. to load the lookup table an enrichment plugin reads.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::ApiState;
+use crate::config::Scope;
+use crate::store::{rfc3339, KvError};
+
+/// `GET /v1/plugins`
+pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::EndpointsRead)?;
+    let items: Vec<Value> = state
+        .plugins
+        .as_ref()
+        .map(|h| h.status())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "path": s.path.display().to_string(),
+                "sha256": s.sha256,
+                "loaded_at": s.loaded_at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| rfc3339(d.as_millis() as u64)),
+                "status": if s.sha256.is_none() { "failed" } else if s.last_error.is_some() { "stale" } else { "ok" },
+                "last_error": s.last_error,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "data": items })))
+}
+
+fn known(state: &ApiState, name: &str) -> Result<(), ApiError> {
+    match &state.plugins {
+        Some(h) if h.status().iter().any(|s| s.name == name) => Ok(()),
+        _ => Err(ApiError::not_found("plugin", name)),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
+/// `GET /v1/plugins/{name}/kv/{key}`: the raw value.
+pub async fn kv_get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Bytes, ApiError> {
+    caller.require(Scope::Admin)?;
+    known(&state, &name)?;
+    let store = state.store.clone();
+    let (n, k) = (name.clone(), key.clone());
+    blocking(move || store.kv_get(&n, &k))
+        .await??
+        .map(Bytes::from)
+        .ok_or_else(|| ApiError::not_found("kv key", &key))
+}
+
+/// `PUT /v1/plugins/{name}/kv/{key}` with the raw value as body.
+pub async fn kv_put(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((name, key)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Admin)?;
+    known(&state, &name)?;
+    if key.is_empty()
+        || key.len() > crate::plugins::MAX_KEY_BYTES
+        || body.len() > crate::plugins::MAX_VALUE_BYTES
+    {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "kv_too_large",
+            format!(
+                "keys are 1..={} bytes and values at most {} bytes",
+                crate::plugins::MAX_KEY_BYTES,
+                crate::plugins::MAX_VALUE_BYTES
+            ),
+        ));
+    }
+    let store = state.store.clone();
+    match blocking(move || store.kv_set(&name, &key, &body)).await? {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(KvError::Quota { .. }) => Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "kv_quota_exceeded",
+            "the plugin's key-value namespace is full",
+        )),
+        Err(KvError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// `DELETE /v1/plugins/{name}/kv/{key}`
+pub async fn kv_delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Admin)?;
+    known(&state, &name)?;
+    let store = state.store.clone();
+    blocking(move || store.kv_delete(&name, &key)).await??;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,117 @@
+//! The plugin host's two doors to the outside, wired to the gateway's own pieces: `kv` to the
+//! store (namespaced, with the store's quota) and `http` to the one guarded outbound client
+//! (so allow-listed origins still cannot reach private addresses). Also loads the configured
+//! plugins into the host and keeps them in step with config reloads.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+
+use crate::config::{Config, PluginConfig};
+use crate::delivery::net::Method;
+use crate::delivery::Client;
+use crate::plugins::{
+    Grants, HostOptions, HttpFetcher, HttpMethod, HttpRequest, HttpResponse, KvBackend, PluginHost,
+    PluginLimits, MAX_RESPONSE_BYTES,
+};
+use crate::store::Store;
+
+/// `kv` backed by the store.
+pub struct StoreKv(pub Arc<dyn Store>);
+
+impl KvBackend for StoreKv {
+    fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.0.kv_get(ns, key).map_err(|e| e.to_string())
+    }
+    fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        self.0.kv_set(ns, key, value).map_err(|e| e.to_string())
+    }
+    fn delete(&self, ns: &str, key: &str) -> Result<(), String> {
+        self.0.kv_delete(ns, key).map_err(|e| e.to_string())
+    }
+}
+
+/// `http` through the guarded client.
+pub struct GuardedFetch(pub Arc<ArcSwap<Client>>);
+
+#[async_trait::async_trait]
+impl HttpFetcher for GuardedFetch {
+    async fn fetch(&self, r: HttpRequest) -> Result<HttpResponse, String> {
+        let url = url::Url::parse(&r.url).map_err(|e| format!("invalid URL: {e}"))?;
+        let method = match r.method {
+            HttpMethod::Get => Method::Get,
+            HttpMethod::Post => Method::Post,
+        };
+        let client = self.0.load_full();
+        let resp = client
+            .send(
+                method,
+                &url,
+                &r.headers,
+                r.body.map(Bytes::from),
+                r.timeout,
+                MAX_RESPONSE_BYTES,
+            )
+            .await;
+        match (resp.status, resp.error) {
+            (Some(status), _) => Ok(HttpResponse {
+                status,
+                headers: resp.headers,
+                body: resp.body,
+            }),
+            (None, e) => Err(e.unwrap_or_else(|| "request failed".into())),
+        }
+    }
+}
+
+/// A plugin host whose compiled-code cache lives under `data_dir/plugin-cache`.
+pub fn host(
+    store: Arc<dyn Store>,
+    client: Arc<ArcSwap<Client>>,
+    data_dir: &std::path::Path,
+) -> Result<PluginHost, crate::plugins::PluginError> {
+    PluginHost::new(HostOptions {
+        cache_dir: Some(data_dir.join("plugin-cache")),
+        kv: Arc::new(StoreKv(store)),
+        http: Arc::new(GuardedFetch(client)),
+    })
+}
+
+fn limits(p: &PluginConfig) -> PluginLimits {
+    PluginLimits {
+        memory_bytes: usize::try_from(p.memory).unwrap_or(usize::MAX),
+        timeout: p.timeout,
+        ..PluginLimits::default()
+    }
+}
+
+fn grants(p: &PluginConfig) -> Grants {
+    Grants {
+        kv: p.allow.kv,
+        http_origins: p.allow.http.clone(),
+    }
+}
+
+/// Loads every plugin of `new` that is not loaded with the same settings in `old`, and unloads
+/// the ones `new` no longer names. A plugin that fails to load is reported (logs and
+/// `GET /v1/plugins`); endpoints using it follow their `on_error` policy.
+pub async fn sync(host: &PluginHost, old: Option<&Config>, new: &Config) {
+    if let Some(old) = old {
+        for name in old.plugins.keys().filter(|n| !new.plugins.contains_key(*n)) {
+            host.unload(name);
+            tracing::info!(plugin = %name, "plugin unloaded");
+        }
+    }
+    for (name, p) in &new.plugins {
+        if old.and_then(|o| o.plugins.get(name)) == Some(p) && host.get(name).is_some() {
+            continue;
+        }
+        match host.load(name, &p.path, limits(p), grants(p)).await {
+            Ok(l) => {
+                tracing::info!(plugin = %name, sha256 = %l.sha256, cache = ?l.cache, "plugin loaded")
+            }
+            Err(e) => tracing::error!(plugin = %name, error = %e, "plugin failed to load"),
+        }
+    }
+}

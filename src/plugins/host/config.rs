@@ -1,0 +1,10 @@
+//! `hookgate:plugin/config`: the chain entry's `config` value as JSON text. Always granted.
+
+use super::super::bindings::hookgate::plugin::config::Host;
+use super::HostState;
+
+impl Host for HostState {
+    fn get(&mut self) -> String {
+        self.config_json.clone()
+    }
+}

@@ -1,0 +1,347 @@
+//! Plugins through the real gateway: real compiled example plugins change exactly what they
+//! should, hostile plugins are contained by the sandbox and follow their `on_error` policy, and
+//! the healthy endpoint next to them is unaffected.
+
+mod util;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use util::*;
+
+/// Builds the `plugins/` workspace for wasm32-wasip2 once per test binary; returns the output dir.
+fn wasm_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .current_dir(&root)
+            .status()
+            .expect("cargo build for plugins");
+        assert!(status.success(), "building the plugins failed");
+        root.join("target/wasm32-wasip2/release")
+    })
+    .clone()
+}
+
+fn plugin(name: &str, file: &str, extra: &str) -> String {
+    format!(
+        "  {name}: {{ path: \"{}\"{extra} }}\n",
+        wasm_dir().join(file).display()
+    )
+}
+
+async fn wait_status(api: &Api, id: &str, want: &[&str]) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, d) = api.get(&format!("/v1/deliveries/{id}")).await;
+        if want.contains(&d["status"].as_str().unwrap_or(""))
+            || std::time::Instant::now() > deadline
+        {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn publish(api: &Api, ty: &str, data: Value) -> String {
+    let (s, v) = api
+        .post("/v1/events", &json!({"type": ty, "data": data}))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["deliveries"].as_array().unwrap().len(), 1, "{v}");
+    v["deliveries"][0]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_plugins_change_exactly_what_they_should() {
+    let recv = Receiver::start().await;
+    let t = TestDir::new();
+    let ep = |id: &str, plug: &str, cfg: &str| {
+        format!("  - id: {id}\n    url: \"{{{{RECV}}}}/{id}\"\n    events: [\"{id}.*\"]\n    secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n    plugins: [ {{ use: {plug}, config: {cfg} }} ]\n")
+    };
+    let yaml = base_config(&format!(
+        "plugins:\n{}{}{}{}{}endpoints:\n{}{}{}{}{}",
+        plugin("filter", "filter.wasm", ""),
+        plugin("redact", "redact.wasm", ""),
+        plugin("slack", "slack.wasm", ""),
+        plugin("envelope", "envelope.wasm", ""),
+        plugin("enrich", "enrich.wasm", ", allow: { kv: true }"),
+        ep(
+            "f",
+            "filter",
+            r#"{ all: [ { pointer: /data/amount, op: gte, value: 100 } ] }"#
+        ),
+        ep(
+            "r",
+            "redact",
+            r#"{ remove: [/data/card], mask: [/data/email] }"#
+        ),
+        ep(
+            "s",
+            "slack",
+            r#"{ text: "Invoice {{/data/invoice}} paid: {{/data/amount}}" }"#
+        ),
+        ep(
+            "e",
+            "envelope",
+            r#"{ format: cloudevents, source: billing }"#
+        ),
+        ep(
+            "n",
+            "enrich",
+            r#"{ lookup: /data/customer_id, prefix: "customer:", field: customer, header: X-Customer-Tier, header_pointer: /tier }"#
+        ),
+    ));
+    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    let api = Api::new(&gw);
+
+    let (_, v) = api.get("/v1/plugins").await;
+    let names: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 5, "{v}");
+    assert!(
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] == "ok"),
+        "{v}"
+    );
+
+    // filter: below the threshold → filtered with the reason; above → delivered unchanged.
+    let low = publish(&api, "f.x", json!({"amount": 50})).await;
+    let high = publish(&api, "f.x", json!({"amount": 150})).await;
+    let d = wait_status(&api, &low, &["filtered"]).await;
+    assert_eq!(d["status"], "filtered", "{d}");
+    assert!(d["last_error"].as_str().unwrap().contains("filter"), "{d}");
+    assert_eq!(d["attempts"], 0, "no request was made");
+    assert_eq!(
+        wait_status(&api, &high, &["succeeded"]).await["status"],
+        "succeeded"
+    );
+    assert_eq!(recv.count("/f"), 1);
+    assert_eq!(recv.got_on("/f")[0].json()["data"], json!({"amount": 150}));
+
+    // redact: card removed, email masked, the rest untouched.
+    let id = publish(
+        &api,
+        "r.x",
+        json!({"card": "4242", "email": "a@b.c", "keep": 1}),
+    )
+    .await;
+    assert_eq!(
+        wait_status(&api, &id, &["succeeded"]).await["status"],
+        "succeeded"
+    );
+    let body = recv.got_on("/r")[0].json();
+    assert_eq!(body["data"], json!({"email": "***", "keep": 1}));
+
+    // slack: reshaped to an incoming-webhook message.
+    let id = publish(&api, "s.x", json!({"invoice": "in_1", "amount": 150})).await;
+    assert_eq!(
+        wait_status(&api, &id, &["succeeded"]).await["status"],
+        "succeeded"
+    );
+    assert_eq!(
+        recv.got_on("/s")[0].json(),
+        json!({"text": "Invoice in_1 paid: 150"})
+    );
+
+    // envelope: CloudEvents 1.0 structured mode, with its content type.
+    let id = publish(&api, "e.created", json!({"k": "v"})).await;
+    assert_eq!(
+        wait_status(&api, &id, &["succeeded"]).await["status"],
+        "succeeded"
+    );
+    let got = &recv.got_on("/e")[0];
+    assert_eq!(
+        got.header("content-type"),
+        Some("application/cloudevents+json")
+    );
+    let ce = got.json();
+    assert_eq!(
+        (
+            ce["specversion"].as_str(),
+            ce["type"].as_str(),
+            ce["source"].as_str()
+        ),
+        (Some("1.0"), Some("e.created"), Some("billing"))
+    );
+    assert_eq!(ce["data"], json!({"k": "v"}));
+
+    // enrich: a lookup table loaded through the API is merged into the body and a header.
+    let put = reqwest::Client::new()
+        .put(gw.url("/v1/plugins/enrich/kv/customer:c1"))
+        .body(r#"{"tier":"gold","name":"Acme"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 204);
+    let id = publish(&api, "n.x", json!({"customer_id": "c1"})).await;
+    let d = wait_status(&api, &id, &["succeeded"]).await;
+    assert_eq!(d["status"], "succeeded");
+    let got = &recv.got_on("/n")[0];
+    assert_eq!(got.header("x-customer-tier"), Some("gold"));
+    assert_eq!(
+        got.json()["data"]["customer"],
+        json!({"tier": "gold", "name": "Acme"})
+    );
+
+    // The delivery log shows the exact transformed body sent and the plugin version used, and
+    // the signature covers the transformed body.
+    assert_eq!(d["body"].as_str().unwrap().as_bytes(), got.body.as_slice());
+    assert_eq!(d["plugins"][0]["name"], "enrich");
+    assert_eq!(d["plugins"][0]["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_plugins_are_contained_and_follow_on_error() {
+    let recv = Receiver::start().await;
+    let t = TestDir::new();
+    // (endpoint, plugin file, plugin config, on_error, expected final status)
+    let cases = [
+        ("loop", "hostile_loop.wasm", "null", "retry", "pending"),
+        ("memory", "hostile_memory.wasm", "null", "skip", "succeeded"),
+        (
+            "recursion",
+            "hostile_recursion.wasm",
+            "null",
+            "drop",
+            "filtered",
+        ),
+        ("panic", "hostile_panic.wasm", "null", "retry", "pending"),
+        (
+            "huge",
+            "hostile_huge_output.wasm",
+            "{ mib: 64 }",
+            "skip",
+            "succeeded",
+        ),
+        (
+            "headers",
+            "hostile_bad_headers.wasm",
+            "{ case: all }",
+            "drop",
+            "filtered",
+        ),
+        (
+            "imports",
+            "hostile_import_loop.wasm",
+            "null",
+            "skip",
+            "succeeded",
+        ),
+        ("http", "hostile_http.wasm", "null", "drop", "filtered"),
+    ];
+    let mut plugins = String::from("plugins:\n");
+    let mut endpoints =
+        String::from("endpoints:\n  - id: healthy\n    url: \"{{RECV}}/healthy\"\n");
+    for (id, file, cfg, on_error, _) in cases {
+        let allow = if id == "http" {
+            ", allow: { kv: true, http: [\"https://api.example.com\"] }"
+        } else if id == "imports" {
+            ", allow: { kv: true }"
+        } else {
+            ""
+        };
+        plugins.push_str(&plugin(&format!("h_{id}"), file, allow));
+        endpoints.push_str(&format!(
+            "  - id: {id}\n    url: \"{{{{RECV}}}}/{id}\"\n    events: [\"{id}.*\"]\n    plugins: [ {{ use: h_{id}, config: {cfg}, on_error: {on_error} }} ]\n"
+        ));
+    }
+    let yaml = base_config(&format!("{plugins}{endpoints}")).replace(
+        "retry_schedule: [100ms, 200ms, 300ms]",
+        "retry_schedule: [30s]",
+    );
+    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    let api = Api::new(&gw);
+    let mut dels = Vec::new();
+    for (id, ..) in cases {
+        let (s, v) = api
+            .post(
+                "/v1/events",
+                &json!({"type": format!("{id}.x"), "data": {"ep": id}}),
+            )
+            .await;
+        assert_eq!(s, 202);
+        // Each event goes to its hostile endpoint and to the healthy one (no pattern there).
+        let d = v["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["endpoint_id"] == id)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        dels.push(d);
+    }
+    // The healthy endpoint gets every event while the hostile plugins misbehave.
+    assert!(
+        eventually(Duration::from_secs(20), || recv.count("/healthy")
+            == cases.len())
+        .await,
+        "healthy got {}",
+        recv.count("/healthy")
+    );
+
+    for ((id, _, _, on_error, want), del) in cases.iter().zip(&dels) {
+        let d = if *want == "pending" {
+            // retry: the failure is recorded on attempt 1 and the delivery waits for attempt 2.
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let (_, d) = api.get(&format!("/v1/deliveries/{del}")).await;
+                if d["attempts"].as_u64().unwrap_or(0) >= 1 || std::time::Instant::now() > deadline
+                {
+                    break d;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        } else {
+            wait_status(&api, del, &[want]).await
+        };
+        assert_eq!(d["status"], *want, "{id} ({on_error}): {d}");
+        match *on_error {
+            "retry" => {
+                let err = d["attempt_log"][0]["error"].as_str().unwrap_or_default();
+                assert!(
+                    err.contains(&format!("h_{id}")),
+                    "{id}: the error names the plugin: {d}"
+                );
+                assert!(d["next_attempt_at"].is_string(), "{id}: {d}");
+                assert_eq!(recv.count(&format!("/{id}")), 0, "{id}: nothing sent");
+            }
+            "skip" => {
+                let got = recv.got_on(&format!("/{id}"));
+                assert_eq!(got.len(), 1, "{id}");
+                assert_eq!(
+                    got[0].json()["data"],
+                    json!({"ep": id}),
+                    "{id}: passed through unchanged"
+                );
+            }
+            _ => {
+                assert!(
+                    d["last_error"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains(&format!("h_{id}")),
+                    "{id}: {d}"
+                );
+                assert_eq!(recv.count(&format!("/{id}")), 0, "{id}: nothing sent");
+            }
+        }
+    }
+    // Still serving.
+    assert_eq!(api.get("/healthz").await.0, 200);
+    let (_, v) = api.get("/v1/plugins").await;
+    assert_eq!(v["data"].as_array().unwrap().len(), cases.len());
+}
