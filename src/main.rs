@@ -60,6 +60,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         },
+        Command::Plugin(c) => {
+            if !cli::plugin::run(c).await? {
+                return Ok(ExitCode::from(1));
+            }
+        }
         Command::Bench(a) => cli::bench::run(a).await?,
         Command::Events(c) => cli::client::events(c).await?,
         Command::Deliveries(c) => cli::client::deliveries(c).await?,

@@ -345,3 +345,221 @@ async fn hostile_plugins_are_contained_and_follow_on_error() {
     let (_, v) = api.get("/v1/plugins").await;
     assert_eq!(v["data"].as_array().unwrap().len(), cases.len());
 }
+
+fn hookgate(args: &[&str], dir: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn plugin_cli_checks_tests_and_scaffolds() {
+    let w = wasm_dir();
+    let t = TestDir::new();
+    let dir = t.path();
+    let (ok, out) = hookgate(
+        &["plugin", "check", w.join("redact.wasm").to_str().unwrap()],
+        dir,
+    );
+    assert!(
+        ok && out.contains("hookgate:plugin@0.1.0") && out.contains("uses: config"),
+        "{out}"
+    );
+    let (ok, out) = hookgate(
+        &["plugin", "check", w.join("enrich.wasm").to_str().unwrap()],
+        dir,
+    );
+    assert!(
+        ok && out.contains("kv: true"),
+        "check says which grant a plugin needs: {out}"
+    );
+    std::fs::write(dir.join("not.wasm"), b"not wasm").unwrap();
+    let (ok, out) = hookgate(&["plugin", "check", "not.wasm"], dir);
+    assert!(!ok && out.contains("not a WebAssembly component"), "{out}");
+
+    std::fs::write(
+        dir.join("e.json"),
+        r#"{"type":"a.b","data":{"card":"4242","email":"a@b.c","keep":1}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("c.json"),
+        r#"{"remove":["/data/card"],"mask":["/data/email"]}"#,
+    )
+    .unwrap();
+    let redact = w.join("redact.wasm");
+    let (ok, out) = hookgate(
+        &[
+            "plugin",
+            "test",
+            redact.to_str().unwrap(),
+            "--event",
+            "e.json",
+            "--config",
+            "c.json",
+        ],
+        dir,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("decision: deliver")
+            && out.contains("- /data/card")
+            && out.contains("~ /data/email"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("keep"),
+        "unchanged fields are not in the diff: {out}"
+    );
+    let (ok, out) = hookgate(
+        &[
+            "plugin",
+            "test",
+            w.join("hostile_panic.wasm").to_str().unwrap(),
+            "--event",
+            "e.json",
+        ],
+        dir,
+    );
+    assert!(
+        !ok && out.contains("decision: error") && out.contains("trap"),
+        "{out}"
+    );
+
+    // Scaffold → build → check: the template builds as it is.
+    let built = scaffolded_wasm();
+    let (ok, out) = hookgate(&["plugin", "check", built.to_str().unwrap()], dir);
+    assert!(ok && out.contains("✓"), "{out}");
+}
+
+/// `hookgate plugin new my-plugin` + `plugin build`, once per test binary (kept under cargo's
+/// test tmp dir so later runs reuse the build). Returns the built .wasm.
+fn scaffolded_wasm() -> PathBuf {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scaffold");
+        std::fs::create_dir_all(&dir).unwrap();
+        if !dir.join("my-plugin").exists() {
+            let sdk = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins/sdk");
+            let (ok, out) = hookgate(
+                &["plugin", "new", "my-plugin", "--sdk", sdk.to_str().unwrap()],
+                &dir,
+            );
+            assert!(ok, "{out}");
+        }
+        let (ok, out) = hookgate(&["plugin", "build", "my-plugin"], &dir);
+        assert!(ok, "{out}");
+        let built = out
+            .lines()
+            .find(|l| l.ends_with("my_plugin.wasm"))
+            .expect("build prints the .wasm");
+        dir.join(built)
+    })
+    .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_plugin_under_load_loses_nothing_and_a_broken_file_changes_nothing() {
+    let recv = Receiver::start().await;
+    let t = TestDir::new();
+    let live = t.path().join("p.wasm");
+    // v1 = the scaffolded plugin (marks data.seen_by_plugin), v2 = slack (reshapes the body);
+    // both run without config.
+    std::fs::copy(scaffolded_wasm(), &live).unwrap();
+    let yaml = base_config(&format!(
+        "plugins:\n  p: {{ path: \"{}\" }}\nendpoints:\n  - id: a\n    url: \"{{{{RECV}}}}/a\"\n    plugins: [ {{ use: p }} ]\n",
+        live.display()
+    ));
+    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    let api = Api::new(&gw);
+    let mut published = 0usize;
+    let publish_some = |n: usize| {
+        let api = &api;
+        async move {
+            for i in 0..n {
+                assert_eq!(
+                    api.post("/v1/events", &json!({"type": "p.x", "data": {"i": i}}))
+                        .await
+                        .0,
+                    202
+                );
+            }
+        }
+    };
+    publish_some(20).await;
+    published += 20;
+    // Replace the file (write elsewhere, rename over: what deploy tools do) while events flow.
+    let tmp = t.path().join("p.wasm.new");
+    std::fs::copy(wasm_dir().join("slack.wasm"), &tmp).unwrap();
+    std::fs::rename(&tmp, &live).unwrap();
+    assert!(
+        gw.wait_log("new version in service", Duration::from_secs(10)),
+        "{}",
+        gw.logs()
+    );
+    publish_some(20).await;
+    published += 20;
+    if !eventually(Duration::from_secs(20), || recv.count("/a") == published).await {
+        let (_, list) = api.get("/v1/endpoints/a/deliveries?limit=1").await;
+        let (_, d) = api
+            .get(&format!(
+                "/v1/deliveries/{}",
+                list["data"][0]["id"].as_str().unwrap()
+            ))
+            .await;
+        panic!(
+            "got {} of {published}; newest delivery: {d}\n{}",
+            recv.count("/a"),
+            gw.logs()
+        );
+    }
+    let shapes = |r: &Received| {
+        let v = r.json();
+        if v.get("text").is_some() {
+            "v2"
+        } else if v["data"]["seen_by_plugin"] == true {
+            "v1"
+        } else {
+            "corrupt"
+        }
+    };
+    let got = recv.got_on("/a");
+    assert!(got.iter().all(|r| shapes(r) != "corrupt"));
+    assert!(
+        got.iter().take(20).all(|r| shapes(r) == "v1"),
+        "events before the swap use v1"
+    );
+    assert!(
+        got.iter().rev().take(20).all(|r| shapes(r) == "v2"),
+        "events published after the swap use v2"
+    );
+
+    // A broken replacement: reported, and v2 keeps serving.
+    std::fs::write(&tmp, b"\0asm garbage").unwrap();
+    std::fs::rename(&tmp, &live).unwrap();
+    assert!(
+        gw.wait_log("does not load", Duration::from_secs(10)),
+        "{}",
+        gw.logs()
+    );
+    let (_, v) = api.get("/v1/plugins").await;
+    assert_eq!(v["data"][0]["status"], "stale", "{v}");
+    assert!(v["data"][0]["last_error"].is_string(), "{v}");
+    publish_some(10).await;
+    published += 10;
+    assert!(eventually(Duration::from_secs(20), || recv.count("/a") == published).await);
+    assert!(recv
+        .got_on("/a")
+        .iter()
+        .rev()
+        .take(10)
+        .all(|r| shapes(r) == "v2"));
+}

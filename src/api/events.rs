@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::ApiState;
 use crate::config::{is_valid_event_type, is_valid_id, Scope};
 use crate::dispatch::fanout;
-use crate::store::{new_event_id, now_ms, rfc3339, DeliveryRef, EventRecord, Ingested};
+use crate::store::{envelope, new_event_id, now_ms, rfc3339, DeliveryRef, EventRecord, Ingested};
 
 /// Largest accepted `data` of one event (SPEC §3), and the body limit of `POST /v1/events`.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
@@ -44,16 +44,6 @@ struct PublishRequest {
 #[serde(deny_unknown_fields)]
 struct BatchRequest {
     events: Vec<PublishRequest>,
-}
-
-/// The envelope receivers get by default (SPEC §4).
-#[derive(Serialize)]
-struct Envelope<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    event_type: &'a str,
-    timestamp: &'a str,
-    data: &'a RawValue,
 }
 
 fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -150,13 +140,7 @@ fn build(
     let id = req.id.unwrap_or_else(new_event_id);
     let ts = now_ms();
     let stamp = rfc3339(ts);
-    let body = serde_json::to_string(&Envelope {
-        id: &id,
-        event_type: &req.event_type,
-        timestamp: &stamp,
-        data: &req.data,
-    })
-    .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+    let body = envelope(&id, &req.event_type, &stamp, &req.data);
     let deliveries = fanout::plan(&state.registry, &tenant, &req.event_type);
     Ok(EventRecord {
         id,

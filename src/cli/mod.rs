@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod plugin;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ pub enum Command {
     Deliveries(DeliveriesCommand),
     /// Check the signature of a received webhook request.
     Verify(VerifyArgs),
+    /// Write, build, check and test WebAssembly plugins offline.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
     /// Measure throughput and latency of this machine (gateway in a separate process).
     Bench(bench::BenchArgs),
 }

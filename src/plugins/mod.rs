@@ -36,6 +36,7 @@ mod engine;
 mod error;
 mod host;
 mod limits;
+pub mod offline;
 mod runtime;
 mod watch;
 

@@ -317,7 +317,7 @@ fn compile_blocking(
 /// Checks that the component targets `hookgate:plugin@0.1.x`'s world, naming what is wrong:
 /// the missing `handler` export, or imports the host does not provide (anything but the world's
 /// interfaces and WASI).
-fn check_world(engine: &Engine, component: &Component) -> Result<(), String> {
+pub(super) fn check_world(engine: &Engine, component: &Component) -> Result<(), String> {
     let ty = component.component_type();
     let unknown: Vec<String> = ty
         .imports(engine)

@@ -47,6 +47,34 @@ pub fn new_event_id() -> String {
     format!("evt_{}", monotonic_ulid())
 }
 
+/// The envelope receivers get by default (SPEC §4), key order fixed: id, type, timestamp, data.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    timestamp: &'a str,
+    data: &'a serde_json::value::RawValue,
+}
+
+/// Builds the default body of an event. One function, so `hookgate plugin test` feeds a plugin
+/// exactly what the gateway would.
+pub fn envelope(
+    id: &str,
+    event_type: &str,
+    timestamp: &str,
+    data: &serde_json::value::RawValue,
+) -> String {
+    // Serializing strings and already-valid raw JSON cannot fail.
+    serde_json::to_string(&Envelope {
+        id,
+        event_type,
+        timestamp,
+        data,
+    })
+    .unwrap_or_default()
+}
+
 /// One published event, as accepted. The `body` is the exact envelope sent to receivers, built once
 /// at ingest so every delivery and every retry sends identical bytes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

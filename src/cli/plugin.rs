@@ -1,0 +1,170 @@
+//! `hookgate plugin new|build|test|check`: from nothing to a tested plugin without a gateway.
+//!
+//! `new` writes the scaffold in `plugins/template` (embedded in the binary); `build` runs cargo
+//! for wasm32-wasip2; `check` and `test` hand over to [`crate::plugins::offline`].
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{anyhow, bail, Context};
+use clap::Subcommand;
+
+/// `hookgate plugin …`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Create a new plugin crate NAME in the current directory.
+    New {
+        /// Crate name (letters, digits, `-`, `_`).
+        name: String,
+        /// Path of the hookgate-plugin-sdk crate (default: found in ./plugins/sdk or above).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build a plugin crate for wasm32-wasip2 and print the .wasm it produced.
+    Build {
+        /// The crate directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Run a plugin on an event, offline: decision, headers, body diff and time.
+    Test {
+        /// The .wasm component.
+        file: PathBuf,
+        /// The event, as published: {"type", "data", "id"?, "tenant"?}.
+        #[arg(long)]
+        event: PathBuf,
+        /// The chain entry's `config` (JSON).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// kv entries to preload (a JSON object key → value).
+        #[arg(long)]
+        kv: Option<PathBuf>,
+    },
+    /// Does FILE implement hookgate:plugin's world? Which version, which imports?
+    Check {
+        /// The .wasm component.
+        file: PathBuf,
+    },
+}
+
+const TEMPLATE_CARGO: &str = include_str!("../../plugins/template/Cargo.toml");
+const TEMPLATE_LIB: &str = include_str!("../../plugins/template/src/lib.rs");
+const TEMPLATE_IGNORE: &str = include_str!("../../plugins/template/.gitignore");
+
+fn read_json(p: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", p.display()))
+}
+
+fn find_sdk() -> Option<PathBuf> {
+    let mut dir = std::env::current_dir().ok()?;
+    loop {
+        let candidate = dir.join("plugins/sdk");
+        if candidate.join("Cargo.toml").exists() {
+            return Some(candidate);
+        }
+        if !dir.pop() {
+            return None;
+        }
+    }
+}
+
+/// Runs a `plugin` subcommand; `Ok(false)` means "ran, but the answer is no" (exit 1).
+pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
+    match cmd {
+        PluginCommand::New { name, sdk } => {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!("plugin name {name:?}: use letters, digits, `-` and `_`");
+            }
+            let sdk = sdk.or_else(find_sdk).ok_or_else(|| {
+                anyhow!("cannot find plugins/sdk from here: pass --sdk PATH (the hookgate-plugin-sdk directory)")
+            })?;
+            let sdk = sdk
+                .canonicalize()
+                .with_context(|| format!("--sdk {}", sdk.display()))?;
+            let dir = PathBuf::from(&name);
+            if dir.exists() {
+                bail!("{} already exists", dir.display());
+            }
+            std::fs::create_dir_all(dir.join("src"))?;
+            let cargo = TEMPLATE_CARGO
+                .replace("{{name}}", &name)
+                .replace("{{sdk_path}}", &sdk.display().to_string());
+            std::fs::write(dir.join("Cargo.toml"), cargo)?;
+            std::fs::write(
+                dir.join("src/lib.rs"),
+                TEMPLATE_LIB.replace("{{name}}", &name),
+            )?;
+            std::fs::write(dir.join(".gitignore"), TEMPLATE_IGNORE)?;
+            println!(
+                "created {name}/ — next: hookgate plugin build {name} && hookgate plugin test {name}/target/wasm32-wasip2/release/{}.wasm --event event.json",
+                name.replace('-', "_")
+            );
+            Ok(true)
+        }
+        PluginCommand::Build { dir } => {
+            let status = Command::new("cargo")
+                .args(["build", "--release", "--target", "wasm32-wasip2"])
+                .current_dir(&dir)
+                .status()
+                .context("running cargo")?;
+            if !status.success() {
+                bail!("cargo build failed in {}", dir.display());
+            }
+            let out = dir.join("target/wasm32-wasip2/release");
+            for e in
+                std::fs::read_dir(&out).with_context(|| format!("reading {}", out.display()))?
+            {
+                let p = e?.path();
+                if p.extension().is_some_and(|x| x == "wasm") {
+                    println!("{}", p.display());
+                }
+            }
+            Ok(true)
+        }
+        PluginCommand::Check { file } => match crate::plugins::offline::check(&file) {
+            Ok(report) => {
+                print!("{report}");
+                Ok(true)
+            }
+            Err(report) => {
+                eprint!("{report}");
+                Ok(false)
+            }
+        },
+        PluginCommand::Test {
+            file,
+            event,
+            config,
+            kv,
+        } => {
+            let input = crate::plugins::offline::TestInput {
+                event: read_json(&event)?,
+                config: config
+                    .as_deref()
+                    .map(read_json)
+                    .transpose()?
+                    .unwrap_or(serde_json::Value::Null),
+                kv: match kv.as_deref().map(read_json).transpose()? {
+                    None => serde_json::Map::new(),
+                    Some(serde_json::Value::Object(m)) => m,
+                    Some(_) => bail!("--kv must be a JSON object of key → value"),
+                },
+            };
+            match crate::plugins::offline::test(&file, input).await {
+                Ok(report) => {
+                    print!("{report}");
+                    Ok(true)
+                }
+                Err(report) => {
+                    eprint!("{report}");
+                    Ok(false)
+                }
+            }
+        }
+    }
+}
