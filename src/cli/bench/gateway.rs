@@ -17,6 +17,8 @@ pub struct Setup {
     pub endpoint_extra: String,
     /// A `delivery:` section, if the defaults will not do.
     pub delivery: String,
+    /// A `plugins:` section, if any.
+    pub plugins: String,
 }
 
 impl Setup {
@@ -33,9 +35,10 @@ impl Setup {
             })
         };
         format!(
-            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{section}",
+            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{}{section}",
             data_dir.display(),
-            self.delivery
+            self.delivery,
+            self.plugins
         )
     }
 }

@@ -25,7 +25,7 @@ use gateway::{GatewayProc, Setup};
 
 /// Every scenario, in the default order.
 pub const SCENARIOS: &[&str] = &[
-    "baseline", "ingest", "e2e", "fanout", "latency", "backlog", "faults",
+    "baseline", "ingest", "e2e", "fanout", "latency", "plugin", "backlog", "faults",
 ];
 
 /// `hookgate bench` options.
@@ -51,6 +51,13 @@ pub struct BenchArgs {
     /// Pending deliveries built up by the `backlog` scenario.
     #[arg(long, default_value_t = 1_000_000)]
     pub backlog: usize,
+    /// Transform plugin of the `plugin` scenario (run with `{"remove": ["/data/seq"]}`, so a
+    /// JSON parse, edit and serialize per delivery).
+    #[arg(
+        long,
+        default_value = "plugins/target/wasm32-wasip2/release/redact.wasm"
+    )]
+    pub plugin: std::path::PathBuf,
     /// Also write the results as JSON here.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
@@ -110,6 +117,10 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
     } else {
         a.scenarios.clone()
     };
+    let scenarios: Vec<String> = scenarios
+        .into_iter()
+        .filter(|s| s != "plugin" || a.plugin.exists() || a.scenarios.iter().any(|x| x == "plugin"))
+        .collect();
     if let Some(bad) = scenarios.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
         return Err(anyhow!(
             "unknown scenario {bad:?}; one of {}",
@@ -163,9 +174,28 @@ async fn load_scenario(sc: &str, a: &BenchArgs, dur: Duration) -> anyhow::Result
         "fanout" => a.endpoints,
         _ => 1,
     };
-    let setup = Setup {
-        endpoints,
-        ..Setup::default()
+    let setup = if sc == "plugin" {
+        let path = a.plugin.canonicalize().map_err(|e| {
+            anyhow!(
+                "{}: {e} (build the example plugins: cd plugins && cargo build --release --target wasm32-wasip2)",
+                a.plugin.display()
+            )
+        })?;
+        Setup {
+            endpoints,
+            plugins: format!(
+                "plugins:\n  transform: {{ path: \"{}\" }}\n",
+                path.display()
+            ),
+            endpoint_extra:
+                "    plugins: [ { use: transform, config: { remove: [/data/seq] } } ]\n".into(),
+            ..Setup::default()
+        }
+    } else {
+        Setup {
+            endpoints,
+            ..Setup::default()
+        }
     };
     let gw = GatewayProc::start(&setup, &recv_url)?;
     let idle = gw.rss_mib().1;
