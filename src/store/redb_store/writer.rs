@@ -41,6 +41,8 @@ pub enum WriteOp {
     ),
     /// Delete a plugin kv entry.
     KvDelete(String, String, Reply<()>),
+    /// Commit what is queued, then stop, releasing the database so it can close cleanly.
+    Shutdown,
 }
 
 /// A computed answer, held until the commit succeeds.
@@ -52,6 +54,7 @@ enum Answer {
     Secret(Reply<Vec<u8>>, Vec<u8>),
     KvSet(oneshot::Sender<Result<(), KvError>>, Result<(), KvError>),
     KvDelete(Reply<()>),
+    Nothing,
 }
 
 impl Answer {
@@ -66,6 +69,7 @@ impl Answer {
             Answer::Secret(r, v) => drop(r.send(Ok(v))),
             Answer::KvSet(r, v) => drop(r.send(v)),
             Answer::KvDelete(r) => drop(r.send(Ok(()))),
+            Answer::Nothing => {}
         }
     }
 
@@ -80,6 +84,7 @@ impl Answer {
                 drop(r.send(Err(KvError::Store(StoreError::Storage(msg.to_string())))))
             }
             Answer::KvDelete(r) => drop(r.send(err(msg))),
+            Answer::Nothing => {}
         }
     }
 }
@@ -87,15 +92,23 @@ impl Answer {
 /// Runs until every sender is dropped. Call on a dedicated OS thread: it blocks.
 pub fn run(db: Arc<Database>, mut rx: mpsc::Receiver<WriteOp>) {
     let mut ops = Vec::with_capacity(MAX_OPS_PER_COMMIT);
+    let mut stop = false;
     while let Some(first) = rx.blocking_recv() {
-        ops.push(first);
-        while ops.len() < MAX_OPS_PER_COMMIT {
-            match rx.try_recv() {
-                Ok(op) => ops.push(op),
-                Err(_) => break,
+        for op in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+            match op {
+                WriteOp::Shutdown => stop = true,
+                op => ops.push(op),
+            }
+            if ops.len() >= MAX_OPS_PER_COMMIT {
+                break;
             }
         }
-        commit_batch(&db, ops.drain(..));
+        if !ops.is_empty() {
+            commit_batch(&db, ops.drain(..));
+        }
+        if stop {
+            break;
+        }
     }
     tracing::debug!("store writer stopped");
 }
@@ -164,6 +177,7 @@ fn fail_op(op: WriteOp, msg: &str) {
             drop(r.send(Err(KvError::Store(StoreError::Storage(msg.to_string())))))
         }
         WriteOp::KvDelete(_, _, r) => drop(r.send(err(msg))),
+        WriteOp::Shutdown => {}
     }
 }
 
@@ -204,6 +218,8 @@ fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, String)
             Ok(()) => Ok(Answer::KvDelete(r)),
             Err(e) => Err((Answer::KvDelete(r), e.to_string())),
         },
+        // `run` takes it out of every batch; nothing to write or answer.
+        WriteOp::Shutdown => Ok(Answer::Nothing),
         WriteOp::Secret(ep, candidate, r) => match secret(txn, &ep, candidate) {
             Ok(s) => Ok(Answer::Secret(r, s)),
             Err(e) => Err((Answer::Secret(r, Vec::new()), e.to_string())),
