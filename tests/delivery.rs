@@ -220,9 +220,10 @@ async fn failing_receivers_get_the_documented_behaviour() {
     let recv = Receiver::start().await;
     let (reset_base, reset_hits) = reset_server().await;
     recv.script("/flaky", vec![Reply::status(500), Reply::status(503)]);
+    // A receiver bouncing us to the cloud metadata service: never followed.
     recv.default_reply(
         "/redirect",
-        Reply::status(302).header("location", &format!("{}/elsewhere", recv.base)),
+        Reply::status(302).header("location", "http://169.254.169.254/latest/meta-data/"),
     );
     recv.default_reply("/gone", Reply::status(410));
     recv.script(
@@ -289,7 +290,10 @@ async fn failing_receivers_get_the_documented_behaviour() {
     let d = wait_final("redirect").await;
     assert_eq!(status_of(d.clone()), "dead");
     assert_eq!(d["attempts"], 4);
-    assert_eq!(recv.count("/elsewhere"), 0, "redirect was followed");
+    // Had it been followed, the guard would have refused 169.254.169.254 and the attempt would
+    // carry that error and no status: it records the 302 itself.
+    assert_eq!(d["attempt_log"][0]["status_code"], 302, "{d}");
+    assert!(d["attempt_log"][0]["error"].is_null(), "{d}");
 
     // 410 disables the endpoint at once; new events no longer fan out to it.
     let d = wait_final("gone").await;
