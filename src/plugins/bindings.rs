@@ -15,7 +15,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub(super) use hookgate::plugin::types::{Decision, Delivery, Endpoint, Event, Header};
+pub(super) use self::hookgate::plugin::types::{Decision, Delivery, Endpoint, Event, Header};
 
 /// Interface names the host links, used to explain a component's unknown imports.
 pub(super) const WORLD_IMPORTS: [&str; 5] = [
