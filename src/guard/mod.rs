@@ -23,6 +23,7 @@
 //! Nothing here refers to code outside this module, so it can be moved as a
 //! unit.
 
+mod headers;
 mod policy;
 mod resolver;
 mod url_check;
@@ -32,6 +33,7 @@ mod tests;
 
 use std::net::IpAddr;
 
+pub use self::headers::{is_reserved_header, is_safe_header_value, is_token, RESERVED_HEADERS};
 pub use self::policy::{check_ip, Policy};
 pub use self::resolver::{
     guarded_redirects, resolve_vetted, GuardedResolver, Lookup, SystemLookup,

@@ -91,38 +91,20 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// Headers a plugin may not set: hop-by-hop and framing headers (the HTTP client owns them) and
-/// the signature headers (added after the chain; a plugin must not be able to forge them).
-const RESERVED: [&str; 11] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-];
-
-/// RFC 9110 `tchar`: the characters allowed in a header name.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// Checks one header; `Err` is the human-readable reason.
 pub(super) fn check_header(name: &str, value: &str) -> Result<(), String> {
-    if name.is_empty() || !name.bytes().all(is_tchar) {
+    // The same rules as endpoint config (`crate::guard`): hop-by-hop, framing and signature
+    // headers are the gateway's; values may not split or inject headers.
+    if !crate::guard::is_token(name) {
         return Err(format!("name {name:?} is not an HTTP token"));
     }
-    let lower = name.to_ascii_lowercase();
-    if RESERVED.contains(&lower.as_str()) || lower.starts_with("proxy-") {
+    if crate::guard::is_reserved_header(name) {
         return Err(format!("{name} is reserved and cannot be set by plugins"));
     }
-    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-        return Err(format!("value of {name} contains CR, LF or NUL"));
+    if !crate::guard::is_safe_header_value(value) {
+        return Err(format!(
+            "value of {name} contains CR, LF, NUL or another control character"
+        ));
     }
     Ok(())
 }
