@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, ApiInner, ApiState};
 use crate::config::{self, Config};
 use crate::delivery::Client;
-use crate::dispatch::{plugin_io, DueSignal, LiveEndpoint, Registry, Scheduler, Shared, Snapshot};
+use crate::dispatch::{plugin_io, DueSignal, LiveEndpoint, Registry, Scheduler, Shared};
 use crate::signing::Secret;
 use crate::store::{MasterKey, RedbStore, Store};
 
@@ -67,7 +67,8 @@ pub async fn run(
     for (id, st) in store.endpoint_states().await? {
         registry.set_state(&id, st);
     }
-    registry.replace(snapshot(&cfg, store.as_ref()).await?);
+    registry.set_config(config_endpoints(&cfg, store.as_ref()).await?);
+    registry.set_managed(managed_endpoints(&cfg, store.as_ref()).await?);
     let signal = Arc::new(DueSignal::new());
     let client = Arc::new(ArcSwap::from_pointee(Client::new(&cfg.network)?));
     let plugins = if cfg.plugins.is_empty() {
@@ -87,31 +88,39 @@ pub async fn run(
         plugin_slots: Arc::new(tokio::sync::Semaphore::new(PLUGIN_SLOTS)),
         settings: ArcSwap::from_pointee(cfg.delivery.clone()),
     });
+    let listen = cfg.listen;
+    let max_in_flight = cfg.delivery.max_in_flight;
+    let shutdown_grace = cfg.delivery.shutdown_grace;
+    let no_config_keys = cfg.auth.api_keys.is_empty();
+    let current = Arc::new(ArcSwap::from_pointee(cfg));
     let api_state = ApiState(Arc::new(ApiInner {
         store: store.clone(),
         registry: registry.clone(),
         signal: signal.clone(),
-        auth: ArcSwap::from_pointee(cfg.auth.clone()),
-        settings: ArcSwap::from_pointee(cfg.delivery.clone()),
+        auth: ArcSwap::from_pointee(current.load().auth.clone()),
+        minted: ArcSwap::from_pointee(Vec::new()),
+        limiters: Default::default(),
+        config: current.clone(),
         plugins: plugins.clone(),
         ready: false.into(),
+        manage_lock: tokio::sync::Mutex::new(()),
     }));
-    if cfg.auth.api_keys.is_empty() {
+    api::keys::reload_minted(&api_state).await?;
+    if no_config_keys {
         tracing::warn!(
-            "no API keys configured: the API answers loopback clients only, with full access"
+            "no API keys in the config file: requests without a key are answered for loopback clients only, with full access"
         );
     }
 
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("binding {}", cfg.listen))?;
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
 
     let sched_token = CancellationToken::new();
-    let scheduler = Scheduler::new(shared.clone(), cfg.delivery.max_in_flight);
-    let sched_task = tokio::spawn(scheduler.run(sched_token.clone(), cfg.delivery.shutdown_grace));
+    let scheduler = Scheduler::new(shared.clone(), max_in_flight);
+    let sched_task = tokio::spawn(scheduler.run(sched_token.clone(), shutdown_grace));
 
-    let current = Arc::new(ArcSwap::from_pointee(cfg));
     let reload_token = CancellationToken::new();
     let reload_task = match &source {
         ConfigSource::File(path) => Some(tokio::spawn(reload_loop(
@@ -188,8 +197,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Builds the live endpoint set from config, resolving each endpoint's secrets.
-async fn snapshot(cfg: &Config, store: &dyn Store) -> anyhow::Result<Snapshot> {
+/// The config-defined endpoints with their secrets (configured, or generated and stored).
+async fn config_endpoints(cfg: &Config, store: &dyn Store) -> anyhow::Result<Vec<LiveEndpoint>> {
     let mut list = Vec::with_capacity(cfg.endpoints.len());
     for e in &cfg.endpoints {
         let secret = match &e.secret {
@@ -200,12 +209,29 @@ async fn snapshot(cfg: &Config, store: &dyn Store) -> anyhow::Result<Snapshot> {
                     .await?,
             ),
         };
-        list.push(LiveEndpoint {
-            config: e.clone(),
-            secrets: vec![secret],
-        });
+        list.push(LiveEndpoint::from_config(e.clone(), secret));
     }
-    Ok(Snapshot::new(list))
+    Ok(list)
+}
+
+/// The API-defined endpoints, checked against the rules of `cfg`. One that no longer passes
+/// (say `network.allow_http` was turned off) is left out and logged; its deliveries wait.
+async fn managed_endpoints(cfg: &Config, store: &dyn Store) -> anyhow::Result<Vec<LiveEndpoint>> {
+    let names: Vec<String> = cfg.plugins.keys().cloned().collect();
+    let mut list = Vec::new();
+    for rec in store.managed_endpoints().await? {
+        match LiveEndpoint::from_managed(&rec, &cfg.network, &names) {
+            Ok(e) => list.push(e),
+            Err(diags) => {
+                let why: Vec<String> = diags
+                    .iter()
+                    .map(|d| format!("{}: {}", d.path, d.message))
+                    .collect();
+                tracing::error!(endpoint_id = %rec.id, problems = %why.join("; "), "API-defined endpoint no longer valid under the current config; not delivering to it");
+            }
+        }
+    }
+    Ok(list)
 }
 
 /// Applies reload requests (file changes and SIGHUP) until cancelled.
@@ -275,7 +301,7 @@ async fn apply_reload(
         new.listen = old.listen;
         new.data_dir = old.data_dir.clone();
     }
-    let snap = match snapshot(&new, shared.store.as_ref()).await {
+    let snap = match config_endpoints(&new, shared.store.as_ref()).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "config reload failed; the last good config keeps running");
@@ -303,9 +329,14 @@ async fn apply_reload(
         }
         None => {}
     }
-    shared.registry.replace(snap);
+    shared.registry.set_config(snap);
+    if new.network != old.network || new.plugins.keys().ne(old.plugins.keys()) {
+        match managed_endpoints(&new, shared.store.as_ref()).await {
+            Ok(m) => shared.registry.set_managed(m),
+            Err(e) => tracing::error!(error = %e, "cannot reload API-defined endpoints"),
+        }
+    }
     shared.settings.store(Arc::new(new.delivery.clone()));
-    api_state.settings.store(Arc::new(new.delivery.clone()));
     api_state.auth.store(Arc::new(new.auth.clone()));
     for id in &diff.removed {
         match shared.store.cancel_endpoint(id).await {

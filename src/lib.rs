@@ -11,8 +11,10 @@
 //! - [`config`]: YAML → a validated [`config::Config`] (typed durations, sizes, CIDRs), `${VAR}`
 //!   interpolation, diagnostics with file:line:column and field path, `diff` for reloads, and
 //!   the file watcher.
-//! - [`api`]: the axum router: publish, reads, endpoint health; API-key auth; problem+json
-//!   errors with stable codes. Validates, decides fan-out, hands events to the store.
+//! - [`api`]: the axum router, built from one route table where every route carries its access
+//!   rule: publish, reads, endpoint management (runtime endpoints, rotation, recover), minted
+//!   API keys, audit log, stats, metrics and the generated OpenAPI document; problem+json errors
+//!   with stable codes. Validates, decides fan-out, hands events to the store.
 //! - [`store`]: the [`store::Store`] trait and [`store::RedbStore`], the embedded default with a
 //!   group-commit writer thread. Owns the due index the scheduler reads.
 //! - [`dispatch`]: fan-out, the live endpoint registry, and the scheduler that starts due
@@ -24,6 +26,8 @@
 //!
 //! [`guard`] is the SSRF policy shared across the flow: config applies its static URL check at
 //! load, delivery applies it (plus DNS vetting) on every attempt. It imports nothing of ours.
+//! [`metrics`] is the other leaf: process counters and histograms anyone may record into,
+//! rendered for `/metrics`.
 //!
 //! [`app`] wires them together and owns shutdown and reload; [`cli`] holds the command-line
 //! types and the API client. `main.rs` only parses the command line and calls them.
@@ -35,6 +39,7 @@ pub mod config;
 pub mod delivery;
 pub mod dispatch;
 pub mod guard;
+pub mod metrics;
 pub mod plugins;
 pub mod signing;
 pub mod store;

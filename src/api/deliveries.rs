@@ -1,21 +1,24 @@
-//! `GET /v1/deliveries/{id}` and `GET /v1/endpoints/{id}/deliveries`: the delivery log.
+//! The delivery log: `GET /v1/deliveries/{id}`, the listings per endpoint and per event, and the
+//! manual retry.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::body::Params;
 use super::error::ApiError;
 use super::ApiState;
-use crate::config::Scope;
-use crate::store::{rfc3339, AttemptRecord, DeliveryRecord, DeliveryStatus};
+use crate::store::{rfc3339, AttemptRecord, AuditEntry, DeliveryRecord, DeliveryStatus};
 
 /// Page size when `limit` is absent, and its maximum.
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 1_000;
 
-fn delivery_json(d: &DeliveryRecord) -> Value {
+/// A delivery as every listing shows it.
+pub fn delivery_json(d: &DeliveryRecord) -> Value {
     json!({
         "id": d.id,
         "event_id": d.event_id,
@@ -55,7 +58,6 @@ pub async fn get_delivery(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Scope::EventsRead)?;
     let (d, attempts) = state
         .store
         .delivery(&id)
@@ -63,7 +65,7 @@ pub async fn get_delivery(
         .filter(|(d, _)| caller.sees(&d.tenant))
         .ok_or_else(|| ApiError::not_found("delivery", &id))?;
     let event = state.store.event(&d.event_id).await?;
-    let max = state.settings.load().retry_schedule.len() + 1;
+    let max = state.config.load().delivery.retry_schedule.len() + 1 + d.retry_base as usize;
     let mut v = delivery_json(&d);
     v["event_type"] = json!(event.as_ref().map(|e| e.event_type.clone()));
     // What was (or will be) sent: the plugin chain's output when there is one.
@@ -95,9 +97,8 @@ pub async fn list_for_endpoint(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<ListQuery>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Scope::EndpointsRead)?;
     let ep = state
         .registry
         .get(&id)
@@ -123,4 +124,62 @@ pub async fn list_for_endpoint(
         "data": page.items.iter().map(delivery_json).collect::<Vec<_>>(),
         "next_cursor": page.next_cursor,
     })))
+}
+
+/// `GET /v1/events/{id}/deliveries`: every delivery the event fanned out to.
+pub async fn list_for_event(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ev = state
+        .store
+        .event(&id)
+        .await?
+        .filter(|e| caller.sees(&e.tenant))
+        .ok_or_else(|| ApiError::not_found("event", &id))?;
+    let mut data = Vec::with_capacity(ev.deliveries.len());
+    for d in &ev.deliveries {
+        if let Some((rec, _)) = state.store.delivery(&d.id).await? {
+            data.push(delivery_json(&rec));
+        }
+    }
+    Ok(Json(json!({"data": data, "next_cursor": null})))
+}
+
+/// `POST /v1/deliveries/{id}/retry`: due now, whatever its state, with a fresh retry schedule.
+/// The same delivery id and the same stored body go out again (receivers dedupe on the id).
+pub async fn retry(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (d, _) = state
+        .store
+        .delivery(&id)
+        .await?
+        .filter(|(d, _)| caller.sees(&d.tenant))
+        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+    if state.registry.get(&d.endpoint_id).is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "endpoint_gone",
+            format!(
+                "endpoint {} no longer exists; nothing to send to",
+                d.endpoint_id
+            ),
+        ));
+    }
+    let audit = AuditEntry::new(&caller.name, "delivery.retry", &id, Some(&d.tenant)).with(
+        Some(json!({"status": d.status, "attempts": d.attempts})),
+        None,
+    );
+    let d = state
+        .store
+        .requeue(&id, audit)
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+    state.signal.mark(&d.endpoint_id, 0);
+    tracing::info!(delivery_id = %id, by = %caller.name, "delivery requeued by an operator");
+    Ok((StatusCode::ACCEPTED, Json(delivery_json(&d))))
 }

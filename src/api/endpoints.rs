@@ -1,17 +1,23 @@
-//! `GET /v1/endpoints[/{id}]`, enable/disable, and the generated-secret read for config-defined
-//! endpoints. Creating and editing endpoints at run time is the management API's job.
+//! Reading endpoints (`GET /v1/endpoints[/{id}]`, `…/secret`) and pausing or resuming them
+//! (`…/enable`, `…/disable`). These work on config-defined and API-defined endpoints alike;
+//! creating and changing definitions is in [`super::endpoint_admin`].
+
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::body::Params;
 use super::error::ApiError;
+use super::paging::PageQuery;
 use super::ApiState;
-use crate::config::{EventPattern, Scope};
-use crate::dispatch::LiveEndpoint;
-use crate::store::EndpointState;
+use crate::config::{EventPattern, OnError};
+use crate::dispatch::{LiveEndpoint, Origin};
+use crate::store::{rfc3339, AuditEntry, EndpointState};
 
 fn pattern(p: &EventPattern) -> String {
     match p {
@@ -21,9 +27,24 @@ fn pattern(p: &EventPattern) -> String {
     }
 }
 
-fn endpoint_json(state: &ApiState, e: &LiveEndpoint) -> Value {
+/// An endpoint as the API shows it. Header values are left out: they often carry credentials
+/// for the receiver.
+pub fn endpoint_json(state: &ApiState, e: &LiveEndpoint) -> Value {
     let c = &e.config;
     let st = state.registry.state(&c.id);
+    let (managed_by, description, created, updated) = match &e.origin {
+        Origin::Config => ("config", None, None, None),
+        Origin::Api {
+            description,
+            created_ms,
+            updated_ms,
+        } => (
+            "api",
+            description.clone(),
+            Some(rfc3339(*created_ms)),
+            Some(rfc3339(*updated_ms)),
+        ),
+    };
     json!({
         "id": c.id,
         "tenant": c.tenant,
@@ -31,22 +52,27 @@ fn endpoint_json(state: &ApiState, e: &LiveEndpoint) -> Value {
         "events": c.events.iter().map(pattern).collect::<Vec<_>>(),
         "signature": c.signature,
         "headers": c.headers.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
-        "rate_per_second": c.rate.map(|r| r.per_second),
+        "plugins": c.plugins.iter().map(|p| json!({
+            "use": p.name,
+            "config": p.config,
+            "on_error": match p.on_error { OnError::Retry => "retry", OnError::Skip => "skip", OnError::Drop => "drop" },
+        })).collect::<Vec<_>>(),
+        "rate": c.rate.map(|r| format!("{}/s", r.per_second)),
         "max_in_flight": e.in_flight_cap(),
         "ordering": if e.is_fifo() { "fifo" } else { "none" },
         "enabled": c.enabled,
         "status": if state.registry.is_active(e) { "active" } else { "disabled" },
         "disabled_reason": st.disabled_reason,
         "consecutive_failures": st.consecutive_failures,
-        "managed_by": "config",
+        "managed_by": managed_by,
+        "description": description,
+        "created_at": created,
+        "updated_at": updated,
     })
 }
 
-fn find(
-    state: &ApiState,
-    caller: &Caller,
-    id: &str,
-) -> Result<std::sync::Arc<LiveEndpoint>, ApiError> {
+/// The endpoint `id` if the caller may see it; 404 otherwise (also for other tenants' ids).
+pub fn find(state: &ApiState, caller: &Caller, id: &str) -> Result<Arc<LiveEndpoint>, ApiError> {
     state
         .registry
         .get(id)
@@ -54,19 +80,42 @@ fn find(
         .ok_or_else(|| ApiError::not_found("endpoint", id))
 }
 
-/// `GET /v1/endpoints`
-pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    caller.require(Scope::EndpointsRead)?;
+/// Query of the endpoint listing.
+#[derive(Debug, Deserialize)]
+pub struct EndpointsQuery {
+    /// Only this tenant's endpoints.
+    tenant: Option<String>,
+    /// Items per page.
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// `GET /v1/endpoints?tenant=&limit=&cursor=`, by id; the cursor is the last id returned.
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Params(q): Params<EndpointsQuery>,
+) -> Result<Json<Value>, ApiError> {
     let snap = state.registry.snapshot();
+    let limit = PageQuery {
+        limit: q.limit,
+        cursor: None,
+    }
+    .limit();
     let mut items: Vec<_> = snap
         .by_id
         .values()
         .filter(|e| caller.sees(&e.config.tenant))
+        .filter(|e| q.tenant.as_ref().is_none_or(|t| *t == e.config.tenant))
+        .filter(|e| q.cursor.as_ref().is_none_or(|c| e.config.id > *c))
         .collect();
     items.sort_by(|a, b| a.config.id.cmp(&b.config.id));
+    let next_cursor = (items.len() > limit).then(|| items[limit - 1].config.id.clone());
+    items.truncate(limit);
     Ok(Json(json!({
         "data": items.iter().map(|e| endpoint_json(&state, e)).collect::<Vec<_>>(),
-        "next_cursor": null,
+        "next_cursor": next_cursor,
     })))
 }
 
@@ -76,22 +125,24 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Scope::EndpointsRead)?;
     let e = find(&state, &caller, &id)?;
     Ok(Json(endpoint_json(&state, &e)))
 }
 
-/// `GET /v1/endpoints/{id}/secret`: the signing secrets of a config-defined endpoint (the
-/// generated one when the config gives none), so an operator can hand them to the receiver.
+/// `GET /v1/endpoints/{id}/secret`: the signing secrets in use (oldest first, with their
+/// expiry during a rotation), so an operator can hand them to the receiver.
 pub async fn secret(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Scope::EndpointsManage)?;
     let e = find(&state, &caller, &id)?;
     let secrets: Vec<&str> = e.secrets.iter().map(|s| s.expose()).collect();
-    Ok(Json(json!({ "id": e.config.id, "secrets": secrets })))
+    let expires: Vec<Option<String>> = e.secret_expiry.iter().map(|t| t.map(rfc3339)).collect();
+    tracing::info!(endpoint_id = %id, by = %caller.name, "endpoint secrets read");
+    Ok(Json(
+        json!({ "id": e.config.id, "secrets": secrets, "expires_at": expires }),
+    ))
 }
 
 async fn set_enabled(
@@ -100,26 +151,36 @@ async fn set_enabled(
     id: &str,
     enable: bool,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Scope::EndpointsManage)?;
     let e = find(state, caller, id)?;
     if enable && !e.config.enabled {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "managed_by_config",
-            format!("endpoint {id} is disabled in the config file (enabled: false); edit the file"),
+            format!("endpoint {id} is defined with enabled: false; change the definition"),
         ));
     }
+    let before = state.registry.state(id);
     let st = if enable {
         EndpointState::default()
     } else {
         EndpointState {
-            consecutive_failures: state.registry.state(id).consecutive_failures,
+            consecutive_failures: before.consecutive_failures,
             disabled: true,
             disabled_reason: Some(format!("disabled by {}", caller.name)),
         }
     };
     state.store.put_endpoint_state(id, st.clone()).await?;
-    state.registry.set_state(id, st);
+    state.registry.set_state(id, st.clone());
+    let action = if enable {
+        "endpoint.enable"
+    } else {
+        "endpoint.disable"
+    };
+    let audit = AuditEntry::new(&caller.name, action, id, Some(&e.config.tenant)).with(
+        Some(json!({"disabled": before.disabled, "consecutive_failures": before.consecutive_failures})),
+        Some(json!({"disabled": st.disabled, "consecutive_failures": st.consecutive_failures})),
+    );
+    state.store.append_audit(audit).await?;
     if enable {
         state.signal.mark(id, 0);
     }

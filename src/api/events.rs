@@ -1,4 +1,5 @@
-//! `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events/{id}`.
+//! `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events[/{id}]`, and the one-endpoint
+//! `webhook.test` event.
 //!
 //! Publishing validates everything first, decides the fan-out, then hands the whole request to
 //! the store in one call: the 2xx is sent only after the events and their deliveries are durable.
@@ -14,11 +15,16 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::body::Params;
 use super::error::ApiError;
+use super::paging::PageQuery;
 use super::ApiState;
-use crate::config::{is_valid_event_type, is_valid_id, Scope};
+use crate::config::{is_valid_event_type, is_valid_id};
 use crate::dispatch::fanout;
-use crate::store::{envelope, new_event_id, now_ms, rfc3339, DeliveryRef, EventRecord, Ingested};
+use crate::store::{
+    envelope, new_delivery_id, new_event_id, now_ms, rfc3339, DeliveryRef, EventFilter,
+    EventRecord, Ingested,
+};
 
 /// Largest accepted `data` of one event (SPEC §3), and the body limit of `POST /v1/events`.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
@@ -164,6 +170,7 @@ fn deliveries_json(list: &[DeliveryRef]) -> Value {
 fn announce(state: &ApiState, results: &[Ingested]) {
     for r in results {
         if let Ingested::Created(e) = r {
+            crate::metrics::global().published.inc();
             for d in &e.deliveries {
                 state.signal.mark(&d.endpoint_id, 0);
             }
@@ -178,7 +185,6 @@ pub async fn publish(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::EventsPublish)?;
     check_content_type(&headers)?;
     let body = body_or_413(body, MAX_EVENT_BYTES + 4096)?;
     let req: PublishRequest = parse_json(&body)?;
@@ -204,7 +210,6 @@ pub async fn publish_batch(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::EventsPublish)?;
     check_content_type(&headers)?;
     let body = body_or_413(body, MAX_BATCH_BYTES)?;
     let req: BatchRequest = parse_json(&body)?;
@@ -250,7 +255,6 @@ pub async fn get_event(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Scope::EventsRead)?;
     let ev = state
         .store
         .event(&id)
@@ -274,4 +278,84 @@ pub async fn get_event(
         "data": body.get("data").cloned().unwrap_or(Value::Null),
         "deliveries": deliveries,
     })))
+}
+
+/// Event type of [`test_event`].
+pub const TEST_EVENT_TYPE: &str = "webhook.test";
+
+/// A `webhook.test` event addressed to one endpoint only, whatever its event filter says.
+pub fn test_event(endpoint_id: &str, tenant: &str, data: &RawValue) -> EventRecord {
+    let id = new_event_id();
+    let ts = now_ms();
+    let body = envelope(&id, TEST_EVENT_TYPE, &rfc3339(ts), data);
+    EventRecord {
+        id,
+        event_type: TEST_EVENT_TYPE.to_string(),
+        tenant: tenant.to_string(),
+        timestamp_ms: ts,
+        body,
+        deliveries: vec![DeliveryRef {
+            id: new_delivery_id(),
+            endpoint_id: endpoint_id.to_string(),
+        }],
+    }
+}
+
+/// Query of the event listing.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    /// Exact event type.
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    /// Tenant (a tenant-bound key always sees its own only).
+    tenant: Option<String>,
+    /// Items per page.
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// `GET /v1/events?type=&tenant=&limit=&cursor=`, newest first.
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Params(q): Params<EventsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = match (&caller.tenant, q.tenant) {
+        (Some(own), Some(t)) if *own != t => {
+            return Ok(Json(json!({"data": [], "next_cursor": null})));
+        }
+        (Some(own), _) => Some(own.clone()),
+        (None, t) => t,
+    };
+    let filter = EventFilter {
+        event_type: q.event_type,
+        tenant,
+    };
+    let page = state
+        .store
+        .events(
+            &filter,
+            q.cursor.as_deref(),
+            PageQuery {
+                limit: q.limit,
+                cursor: None,
+            }
+            .limit(),
+        )
+        .await?;
+    let data: Vec<Value> = page
+        .items
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "type": e.event_type,
+                "tenant": e.tenant,
+                "timestamp": rfc3339(e.timestamp_ms),
+                "deliveries": e.deliveries.len(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"data": data, "next_cursor": page.next_cursor})))
 }

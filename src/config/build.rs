@@ -36,7 +36,7 @@ const TOP: &[&str] = &[
     "endpoints",
 ];
 const AUTH: &[&str] = &["api_keys"];
-const API_KEY: &[&str] = &["name", "key", "key_sha256", "scopes", "tenant"];
+const API_KEY: &[&str] = &["name", "key", "key_sha256", "scopes", "tenant", "rate"];
 const DELIVERY: &[&str] = &[
     "timeout",
     "retry_schedule",
@@ -148,11 +148,13 @@ fn api_key(node: &Node, path: &str, ctx: &mut Ctx) -> Option<ApiKeyConfig> {
     let hash = key_hash(&obj, ctx);
     let scopes = scopes(&obj, ctx);
     let tenant = ctx.field(&obj, "tenant", check_id);
+    let rate = ctx.field(&obj, "rate", super::types::Rate::from_str);
     Some(ApiKeyConfig {
         name: name?,
         key_sha256: hash?,
         scopes: scopes?,
         tenant,
+        rate,
     })
 }
 

@@ -72,7 +72,7 @@ pub(crate) fn endpoints(
     out
 }
 
-fn endpoint(
+pub(crate) fn endpoint(
     node: &Node,
     path: &str,
     network: &NetworkConfig,

@@ -21,6 +21,7 @@ mod endpoint;
 mod interpolate;
 mod pattern;
 mod reader;
+mod runtime;
 mod template;
 mod types;
 mod validate;
@@ -42,6 +43,7 @@ use std::path::{Path, PathBuf};
 
 pub use diff::{diff, ConfigDiff};
 pub use pattern::{is_valid_event_type, is_valid_id, matches_any, EventPattern};
+pub use runtime::parse_endpoint;
 pub use template::{HeaderTemplate, TemplateVars};
 pub use types::{
     ApiKeyConfig, AuthConfig, Config, DeliveryConfig, EndpointConfig, NetworkConfig, OnError,

@@ -63,7 +63,7 @@ impl Default for Config {
 
 /// API authentication. No keys means the API is open on loopback only (the
 /// server warns about that).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AuthConfig {
     /// Configured keys, in file order; names are unique.
     pub api_keys: Vec<ApiKeyConfig>,
@@ -71,7 +71,7 @@ pub struct AuthConfig {
 
 /// One API key. Only the SHA-256 of the key is kept, so a config snapshot
 /// (or a log of it) never holds a usable credential.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct ApiKeyConfig {
     /// Unique, human-readable key name (for logs and audit).
     pub name: String,
@@ -81,6 +81,8 @@ pub struct ApiKeyConfig {
     pub scopes: Vec<Scope>,
     /// When set, the key only sees this tenant's events and endpoints.
     pub tenant: Option<String>,
+    /// Requests per second this key may make (`100/s`); none = unlimited.
+    pub rate: Option<Rate>,
 }
 
 impl fmt::Debug for ApiKeyConfig {
@@ -91,6 +93,7 @@ impl fmt::Debug for ApiKeyConfig {
             .field("key_sha256", &"<redacted>")
             .field("scopes", &self.scopes)
             .field("tenant", &self.tenant)
+            .field("rate", &self.rate)
             .finish()
     }
 }

@@ -25,7 +25,7 @@ use crate::config::DeliveryConfig;
 use crate::delivery::Client;
 use crate::store::Store;
 
-pub use registry::{LiveEndpoint, Registry, Snapshot};
+pub use registry::{LiveEndpoint, Origin, Registry, Snapshot};
 pub use scheduler::Scheduler;
 pub use signal::DueSignal;
 

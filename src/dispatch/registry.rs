@@ -5,30 +5,111 @@
 //! config. Runtime state (failure streak, auto-disable) changes far more often than config and is
 //! kept beside it under its own lock.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use arc_swap::ArcSwap;
 
-use crate::config::EndpointConfig;
+use crate::config::{Diagnostic, EndpointConfig, NetworkConfig};
 use crate::signing::Secret;
-use crate::store::EndpointState;
+use crate::store::{EndpointState, ManagedEndpoint, Millis};
 
 /// Per-endpoint cap on attempts in flight when the config sets none: enough for a fast receiver
 /// to take thousands of deliveries a second, small enough that one dead receiver holds only a
 /// fraction of the global permits.
 pub const DEFAULT_ENDPOINT_IN_FLIGHT: usize = 64;
 
+/// Where an endpoint is defined.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// The config file (read-only through the API).
+    Config,
+    /// The management API (stored in the store).
+    Api {
+        /// Free text for operators.
+        description: Option<String>,
+        /// Creation time.
+        created_ms: Millis,
+        /// Last change.
+        updated_ms: Millis,
+    },
+}
+
 /// One endpoint as the dispatcher uses it.
 #[derive(Debug)]
 pub struct LiveEndpoint {
     /// As configured.
     pub config: EndpointConfig,
-    /// Signing secrets, oldest first (the configured one, or the generated and stored one).
+    /// Signing secrets, oldest first (the configured one, or the generated and stored one, or
+    /// during a rotation the previous and the new one).
     pub secrets: Vec<Secret>,
+    /// When each of `secrets` stops signing (same order; `None` = never).
+    pub secret_expiry: Vec<Option<Millis>>,
+    /// Config file or API.
+    pub origin: Origin,
 }
 
 impl LiveEndpoint {
+    /// A config-defined endpoint with its one secret.
+    pub fn from_config(config: EndpointConfig, secret: Secret) -> Self {
+        LiveEndpoint {
+            config,
+            secrets: vec![secret],
+            secret_expiry: vec![None],
+            origin: Origin::Config,
+        }
+    }
+
+    /// An API-defined endpoint, validated by the config rules in force now.
+    pub fn from_managed(
+        rec: &ManagedEndpoint,
+        network: &NetworkConfig,
+        plugin_names: &[String],
+    ) -> Result<Self, Vec<Diagnostic>> {
+        let mut spec = rec.spec.clone();
+        if let Some(o) = spec.as_object_mut() {
+            o.insert("id".into(), rec.id.clone().into());
+            o.insert("tenant".into(), rec.tenant.clone().into());
+        }
+        let config = crate::config::parse_endpoint(&spec, network, plugin_names)?;
+        Ok(LiveEndpoint {
+            config,
+            secrets: rec
+                .secrets
+                .iter()
+                .map(|s| Secret::new(s.secret.clone()))
+                .collect(),
+            secret_expiry: rec.secrets.iter().map(|s| s.expires_ms).collect(),
+            origin: Origin::Api {
+                description: rec.description.clone(),
+                created_ms: rec.created_ms,
+                updated_ms: rec.updated_ms,
+            },
+        })
+    }
+
+    /// The secrets that sign an attempt made at `now`: every one not yet expired, oldest first.
+    /// Borrowed in the common case where none has an expiry.
+    pub fn signing_secrets(&self, now: Millis) -> Cow<'_, [Secret]> {
+        if self.secret_expiry.iter().all(Option::is_none) {
+            return Cow::Borrowed(&self.secrets);
+        }
+        Cow::Owned(
+            self.secrets
+                .iter()
+                .zip(&self.secret_expiry)
+                .filter(|(_, exp)| exp.is_none_or(|t| t > now))
+                .map(|(s, _)| s.clone())
+                .collect(),
+        )
+    }
+
+    /// Whether the config file owns this endpoint.
+    pub fn is_config(&self) -> bool {
+        self.origin == Origin::Config
+    }
+
     /// How many attempts may be in flight to this endpoint (1 for FIFO: strict order).
     pub fn in_flight_cap(&self) -> usize {
         if self.is_fifo() {
@@ -58,10 +139,9 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Indexes a list of endpoints.
-    pub fn new(endpoints: Vec<LiveEndpoint>) -> Self {
+    pub fn new(endpoints: Vec<Arc<LiveEndpoint>>) -> Self {
         let mut s = Snapshot::default();
         for e in endpoints {
-            let e = Arc::new(e);
             s.by_tenant
                 .entry(e.config.tenant.clone())
                 .or_default()
@@ -75,10 +155,18 @@ impl Snapshot {
     }
 }
 
+/// The two sources of endpoints, kept apart so a config reload replaces only its own.
+#[derive(Debug, Default)]
+struct Sources {
+    config: Vec<Arc<LiveEndpoint>>,
+    managed: HashMap<String, Arc<LiveEndpoint>>,
+}
+
 /// The shared registry.
 #[derive(Debug, Default)]
 pub struct Registry {
     snapshot: ArcSwap<Snapshot>,
+    sources: Mutex<Sources>,
     states: RwLock<HashMap<String, EndpointState>>,
 }
 
@@ -88,9 +176,50 @@ impl Registry {
         Self::default()
     }
 
-    /// Replaces every endpoint at once (start-up and reload).
-    pub fn replace(&self, snapshot: Snapshot) {
-        self.snapshot.store(Arc::new(snapshot));
+    /// Replaces the config-defined endpoints (start-up and reload); API-defined ones stay.
+    pub fn set_config(&self, endpoints: Vec<LiveEndpoint>) {
+        let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        src.config = endpoints.into_iter().map(Arc::new).collect();
+        self.publish(&src);
+    }
+
+    /// Replaces every API-defined endpoint (start-up and reload, when the rules may have moved).
+    pub fn set_managed(&self, endpoints: Vec<LiveEndpoint>) {
+        let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        src.managed = endpoints
+            .into_iter()
+            .map(|e| (e.config.id.clone(), Arc::new(e)))
+            .collect();
+        self.publish(&src);
+    }
+
+    /// Adds or replaces one API-defined endpoint.
+    pub fn upsert_managed(&self, endpoint: LiveEndpoint) {
+        let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        src.managed
+            .insert(endpoint.config.id.clone(), Arc::new(endpoint));
+        self.publish(&src);
+    }
+
+    /// Removes one API-defined endpoint.
+    pub fn remove_managed(&self, id: &str) {
+        let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        src.managed.remove(id);
+        self.publish(&src);
+    }
+
+    /// Builds and swaps in the snapshot. On an id clash the config file wins (the API refuses
+    /// such ids, but a later config edit can introduce one).
+    fn publish(&self, src: &Sources) {
+        let mut all: Vec<Arc<LiveEndpoint>> = src.config.clone();
+        for (id, e) in &src.managed {
+            if src.config.iter().any(|c| c.config.id == *id) {
+                tracing::warn!(endpoint_id = %id, "the config file defines an endpoint with the id of an API-defined one; the config's wins");
+                continue;
+            }
+            all.push(e.clone());
+        }
+        self.snapshot.store(Arc::new(Snapshot::new(all)));
     }
 
     /// The current snapshot.

@@ -52,7 +52,18 @@ pub async fn attempt(
         tenant: &item.event.tenant,
         delivery_id: &d.id,
     };
-    let (body, custom, new_payload) = match chain::prepare(&shared, &live, &item, ids).await {
+    let m = crate::metrics::global();
+    m.in_flight.inc();
+    let _in_flight = scopeguard(|| {
+        m.in_flight.dec();
+    });
+    let chain_started = std::time::Instant::now();
+    let prepared = chain::prepare(&shared, &live, &item, ids).await;
+    if !live.config.plugins.is_empty() && item.payload.is_none() {
+        m.plugin_seconds
+            .observe(chain_started.elapsed().as_secs_f64());
+    }
+    let (body, custom, new_payload) = match prepared {
         Prepared::Send {
             body,
             custom,
@@ -75,7 +86,7 @@ pub async fn attempt(
         Prepared::Failed { error } => {
             // Counts as a failed attempt of the delivery (it follows the retry schedule), but
             // not against the endpoint: a plugin bug says nothing about the receiver.
-            let next = next_attempt(&settings, n, None);
+            let next = next_attempt(&settings, n - d.retry_base, None);
             tracing::warn!(endpoint_id = %d.endpoint_id, delivery_id = %d.id, attempt = n, %error, "plugin chain failed");
             let attempt = AttemptRecord {
                 n,
@@ -108,7 +119,7 @@ pub async fn attempt(
     let hdrs = headers::build(
         &custom,
         &live.config.signature,
-        &live.secrets,
+        &live.signing_secrets(started_ms),
         ids,
         (started_ms / 1000) as i64,
         &body,
@@ -142,7 +153,7 @@ pub async fn attempt(
         }
         Verdict::Gone => (DeliveryStatus::Dead, None, EndpointEffect::Gone),
         Verdict::Dead => (DeliveryStatus::Dead, None, failure),
-        Verdict::Retry => match next_attempt(&settings, n, resp.retry_after) {
+        Verdict::Retry => match next_attempt(&settings, n - d.retry_base, resp.retry_after) {
             Some(t) => (DeliveryStatus::Pending, Some(t), failure),
             None => (DeliveryStatus::Dead, None, failure),
         },
@@ -185,7 +196,8 @@ pub async fn attempt(
     record(&shared, d, outcome, next).await
 }
 
-/// When the next attempt is due after failed attempt `n`, or `None` when the schedule is spent.
+/// When the next attempt is due after failed attempt `n` (counted from the last manual requeue),
+/// or `None` when the schedule is spent.
 fn next_attempt(
     settings: &DeliveryConfig,
     n: u32,
@@ -210,6 +222,22 @@ async fn record(
     outcome: AttemptOutcome,
     next: Option<Millis>,
 ) -> Completion {
+    let m = crate::metrics::global();
+    if let Some(a) = &outcome.attempt {
+        let retried = outcome.status == DeliveryStatus::Pending;
+        m.attempt(
+            a.latency_ms as f64 / 1000.0,
+            outcome.status == DeliveryStatus::Succeeded,
+            retried,
+        );
+    }
+    match outcome.status {
+        DeliveryStatus::Succeeded => m.finished("succeeded"),
+        DeliveryStatus::Dead => m.finished("dead"),
+        DeliveryStatus::Filtered => m.finished("filtered"),
+        DeliveryStatus::Cancelled => m.finished("cancelled"),
+        DeliveryStatus::Pending => {}
+    }
     match shared.store.record(vec![outcome]).await {
         Ok(mut rec) => {
             let rec = rec.pop().unwrap_or_default();
@@ -234,4 +262,17 @@ async fn record(
             }
         }
     }
+}
+
+/// Runs `f` when dropped (keeps the in-flight gauge right on every return path).
+fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
 }

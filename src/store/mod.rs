@@ -12,10 +12,12 @@
 //!
 //! Must not import `axum`, `reqwest` or `wasmtime`.
 
+mod manage_records;
 mod records;
 mod redb_store;
 mod seal;
 
+pub use manage_records::*;
 pub use records::*;
 pub use redb_store::RedbStore;
 pub use seal::{MasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE};
@@ -223,6 +225,77 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes a plugin's key-value entry (absent is fine). Blocking, as [`Store::kv_get`].
     fn kv_delete(&self, ns: &str, key: &str) -> Result<(), StoreError>;
+
+    /// Endpoints created through the API, secrets opened.
+    async fn managed_endpoints(&self) -> Result<Vec<ManagedEndpoint>, StoreError>;
+
+    /// Creates or replaces a managed endpoint and appends `audit`, in one transaction.
+    async fn save_managed_endpoint(
+        &self,
+        endpoint: ManagedEndpoint,
+        audit: AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a managed endpoint, cancels its pending deliveries and appends `audit`, in one
+    /// transaction. Returns how many deliveries were cancelled, `None` if it did not exist.
+    async fn delete_managed_endpoint(
+        &self,
+        id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Every minted API key.
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// Stores a minted key and appends `audit`, in one transaction.
+    async fn save_api_key(&self, key: ApiKeyRecord, audit: AuditEntry) -> Result<(), StoreError>;
+
+    /// Deletes a minted key and appends `audit`; false if there was no such key.
+    async fn delete_api_key(&self, id: &str, audit: AuditEntry) -> Result<bool, StoreError>;
+
+    /// Appends to the audit log.
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), StoreError>;
+
+    /// The audit log, newest first.
+    async fn audit_log(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError>;
+
+    /// Makes a finished (or waiting) delivery pending and due now, restarting its retry schedule;
+    /// appends `audit`. `None` if there is no such delivery.
+    async fn requeue(
+        &self,
+        delivery_id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
+
+    /// Requeues every dead delivery of an endpoint created at or after `since_ms`; appends
+    /// `audit` with the count. Returns how many.
+    async fn recover(
+        &self,
+        endpoint_id: &str,
+        since_ms: Millis,
+        audit: AuditEntry,
+    ) -> Result<u64, StoreError>;
+
+    /// Events, newest first.
+    async fn events(
+        &self,
+        filter: &EventFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<EventRecord>, StoreError>;
+
+    /// Delivery counters per endpoint summed over the hours starting at or after `since_ms`.
+    async fn counters(&self, since_ms: Millis) -> Result<Vec<(String, Counters)>, StoreError>;
+
+    /// How many deliveries are pending (the due index's length, O(1)).
+    async fn pending_count(&self) -> Result<u64, StoreError>;
+
+    /// Pending deliveries per endpoint, looking at no more than `scan_cap` per endpoint.
+    async fn pending_summary(&self, scan_cap: usize) -> Result<Vec<PendingSummary>, StoreError>;
 
     /// The secret generated for an endpoint whose config gives none, creating it on first use.
     async fn generated_secret(

@@ -29,7 +29,7 @@ pub fn rfc3339(ms: Millis) -> String {
 /// A ULID strictly greater than every one this process made before, even within one
 /// millisecond (plain `Ulid::new` is random there). FIFO delivery order and newest-first listings
 /// rely on ids sorting in creation order.
-fn monotonic_ulid() -> ulid::Ulid {
+pub(crate) fn monotonic_ulid() -> ulid::Ulid {
     static GEN: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
     let mut guard = GEN.lock().unwrap_or_else(|e| e.into_inner());
     let generator = guard.get_or_insert_with(ulid::Generator::new);
@@ -166,6 +166,10 @@ pub struct DeliveryRecord {
     /// Set once the endpoint's plugin chain ran: what it produced is sent on every attempt.
     #[serde(default)]
     pub payload: Option<PayloadMeta>,
+    /// Attempts made before the last manual retry or recover: the retry schedule restarts from
+    /// there, so a requeued delivery gets the whole schedule again.
+    #[serde(default)]
+    pub retry_base: u32,
 }
 
 /// The part of a plugin chain's output kept on the delivery record (the body, which can be

@@ -420,6 +420,13 @@ impl Api {
             http: reqwest::Client::new(),
         }
     }
+    pub fn new_at(base: &str) -> Api {
+        Api {
+            base: base.to_string(),
+            key: None,
+            http: reqwest::Client::new(),
+        }
+    }
     pub fn with_key(mut self, key: &str) -> Api {
         self.key = Some(key.into());
         self
@@ -469,6 +476,32 @@ impl Api {
         self.post("/v1/events/batch", &serde_json::json!({ "events": events }))
             .await
             .0
+    }
+    /// Any method, with an optional JSON body; asserts errors are problem+json.
+    pub async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut r = self.http.request(m, format!("{}{}", self.base, path));
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        if let Some(k) = &self.key {
+            r = r.bearer_auth(k);
+        }
+        let resp = r.send().await.expect("send");
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = resp.text().await.expect("text");
+        if status >= 400 && status != 405 {
+            assert_eq!(
+                ct.as_deref(),
+                Some("application/problem+json"),
+                "{method} {path}: error without problem+json: {text}"
+            );
+        }
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let mut r = self.http.get(format!("{}{}", self.base, path));

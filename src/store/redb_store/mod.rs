@@ -4,6 +4,7 @@
 //! (MVCC: they never wait for the writer) and run inline, because they are short B-tree lookups
 //! served from redb's page cache.
 
+mod manage;
 mod tables;
 mod writer;
 
@@ -77,6 +78,11 @@ impl RedbStore {
         txn.open_table(PAYLOADS).map_err(storage)?;
         txn.open_table(KV).map_err(storage)?;
         txn.open_table(KV_USAGE).map_err(storage)?;
+        txn.open_table(MANAGED).map_err(storage)?;
+        txn.open_table(API_KEYS).map_err(storage)?;
+        txn.open_table(AUDIT).map_err(storage)?;
+        txn.open_table(EVENTS_BY_TIME).map_err(storage)?;
+        txn.open_table(COUNTERS).map_err(storage)?;
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
@@ -312,6 +318,139 @@ impl Store for RedbStore {
             .blocking_send(WriteOp::KvDelete(ns.into(), key.into(), rtx))
             .map_err(|_| StoreError::Closed)?;
         rrx.blocking_recv().map_err(|_| StoreError::Closed)?
+    }
+
+    async fn managed_endpoints(&self) -> Result<Vec<ManagedEndpoint>, StoreError> {
+        manage::read_managed(&self.db, &self.key)
+    }
+
+    async fn save_managed_endpoint(
+        &self,
+        endpoint: ManagedEndpoint,
+        audit: AuditEntry,
+    ) -> Result<(), StoreError> {
+        let key = self.key.clone();
+        manage::write(&self.db, move |txn| {
+            manage::put_managed(txn, &key, &endpoint)?;
+            manage::audit(txn, &audit)
+        })
+        .await
+    }
+
+    async fn delete_managed_endpoint(
+        &self,
+        id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        let id = id.to_string();
+        manage::write(&self.db, move |txn| {
+            let n = manage::delete_managed(txn, &id)?;
+            if n.is_some() {
+                manage::audit(txn, &audit)?;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        manage::read_keys(&self.db)
+    }
+
+    async fn save_api_key(&self, key: ApiKeyRecord, audit: AuditEntry) -> Result<(), StoreError> {
+        manage::write(&self.db, move |txn| {
+            txn.open_table(API_KEYS)
+                .map_err(storage)?
+                .insert(key.id.as_str(), encode(&key).as_slice())
+                .map_err(storage)?;
+            manage::audit(txn, &audit)
+        })
+        .await
+    }
+
+    async fn delete_api_key(&self, id: &str, audit: AuditEntry) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        manage::write(&self.db, move |txn| {
+            let existed = txn
+                .open_table(API_KEYS)
+                .map_err(storage)?
+                .remove(id.as_str())
+                .map_err(storage)?
+                .is_some();
+            if existed {
+                manage::audit(txn, &audit)?;
+            }
+            Ok(existed)
+        })
+        .await
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        manage::write(&self.db, move |txn| manage::audit(txn, &entry)).await
+    }
+
+    async fn audit_log(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        manage::read_audit(&self.db, cursor, limit)
+    }
+
+    async fn requeue(
+        &self,
+        delivery_id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let id = delivery_id.to_string();
+        manage::write(&self.db, move |txn| {
+            let d = manage::requeue_one(txn, &id, now_ms())?;
+            if d.is_some() {
+                manage::audit(txn, &audit)?;
+            }
+            Ok(d)
+        })
+        .await
+    }
+
+    async fn recover(
+        &self,
+        endpoint_id: &str,
+        since_ms: Millis,
+        mut audit: AuditEntry,
+    ) -> Result<u64, StoreError> {
+        let ep = endpoint_id.to_string();
+        manage::write(&self.db, move |txn| {
+            let n = manage::recover(txn, &ep, since_ms, now_ms())?;
+            audit.after = Some(serde_json::json!({ "since_ms": since_ms, "requeued": n }));
+            manage::audit(txn, &audit)?;
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn events(
+        &self,
+        filter: &EventFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<EventRecord>, StoreError> {
+        manage::read_events(&self.db, filter, cursor, limit)
+    }
+
+    async fn counters(&self, since_ms: Millis) -> Result<Vec<(String, Counters)>, StoreError> {
+        manage::read_counters(&self.db, since_ms)
+    }
+
+    async fn pending_count(&self) -> Result<u64, StoreError> {
+        use redb::ReadableTableMetadata;
+        let txn = self.read()?;
+        let t = txn.open_table(DUE).map_err(storage)?;
+        t.len().map_err(storage)
+    }
+
+    async fn pending_summary(&self, scan_cap: usize) -> Result<Vec<PendingSummary>, StoreError> {
+        manage::read_pending(&self.db, scan_cap)
     }
 
     async fn generated_secret(

@@ -30,6 +30,26 @@ pub const ENDPOINT_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("e
 /// `endpoint id → sealed secret` (see `store::seal`): never in clear in the file.
 pub const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("endpoint_secrets");
 
+/// `endpoint id → sealed ManagedEndpoint` (endpoints created through the API, with secrets).
+pub const MANAGED: TableDefinition<&str, &[u8]> = TableDefinition::new("managed_endpoints");
+/// `key id → ApiKeyRecord` (only the SHA-256 of each key).
+pub const API_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_keys");
+/// `aud_ULID → AuditEntry`, so key order is time order.
+pub const AUDIT: TableDefinition<&str, &[u8]> = TableDefinition::new("audit");
+/// `(published ms, event id) → ()`: events by time, for newest-first listings (publisher-chosen
+/// ids do not sort by time).
+pub const EVENTS_BY_TIME: TableDefinition<(u64, &str), ()> = TableDefinition::new("events_by_time");
+/// `(endpoint id, hour since epoch) → Counters` for `/v1/stats`.
+pub const COUNTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("counters");
+
+/// Width of one stats bucket.
+pub const HOUR_MS: u64 = 3_600_000;
+
+/// The AAD binding a sealed managed endpoint to its row.
+pub fn managed_context(endpoint_id: &str) -> String {
+    format!("managed_endpoints/{endpoint_id}")
+}
+
 /// The AAD binding a sealed secret to its row.
 pub fn secret_context(endpoint_id: &str) -> String {
     format!("endpoint_secrets/{endpoint_id}")

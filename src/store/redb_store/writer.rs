@@ -7,6 +7,7 @@
 //! once, then answers each caller. Under load the batch grows by itself; idle, latency is one
 //! commit.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
@@ -232,6 +233,7 @@ fn ingest(txn: &WriteTransaction, events: Vec<NewEvent>) -> Result<Vec<Ingested>
     let mut del_t = txn.open_table(DELIVERIES).map_err(storage)?;
     let mut due_t = txn.open_table(DUE).map_err(storage)?;
     let mut by_ep = txn.open_table(BY_ENDPOINT).map_err(storage)?;
+    let mut by_time = txn.open_table(EVENTS_BY_TIME).map_err(storage)?;
     let mut out = Vec::with_capacity(events.len());
     for event in events {
         if let Some(existing) = ev_t.get(event.id.as_str()).map_err(storage)? {
@@ -239,6 +241,9 @@ fn ingest(txn: &WriteTransaction, events: Vec<NewEvent>) -> Result<Vec<Ingested>
             continue;
         }
         ev_t.insert(event.id.as_str(), encode(&event).as_slice())
+            .map_err(storage)?;
+        by_time
+            .insert((event.timestamp_ms, event.id.as_str()), ())
             .map_err(storage)?;
         for d in &event.deliveries {
             let rec = DeliveryRecord {
@@ -255,6 +260,7 @@ fn ingest(txn: &WriteTransaction, events: Vec<NewEvent>) -> Result<Vec<Ingested>
                 last_status_code: None,
                 last_error: None,
                 payload: None,
+                retry_base: 0,
             };
             del_t
                 .insert(d.id.as_str(), encode(&rec).as_slice())
@@ -285,6 +291,7 @@ fn record(
     let mut pay_t = txn.open_table(PAYLOADS).map_err(storage)?;
     let mut out = Vec::with_capacity(outcomes.len());
     let now = now_ms();
+    let mut counts: HashMap<String, Counters> = HashMap::new();
     for o in outcomes {
         let id = o.delivery.id.as_str();
         let mut d: DeliveryRecord = match del_t.get(id).map_err(storage)? {
@@ -334,6 +341,20 @@ fn record(
             effect = EndpointEffect::None;
         }
         del_t.insert(id, encode(&d).as_slice()).map_err(storage)?;
+        if o.attempt.is_some() {
+            let c = counts.entry(d.endpoint_id.clone()).or_default();
+            match d.status {
+                DeliveryStatus::Succeeded => {
+                    c.attempts_ok += 1;
+                    c.delivered += 1;
+                }
+                DeliveryStatus::Dead => {
+                    c.attempts_failed += 1;
+                    c.dead += 1;
+                }
+                _ => c.attempts_failed += 1,
+            }
+        }
 
         let endpoint_state = if effect == EndpointEffect::None {
             None
@@ -356,6 +377,19 @@ fn record(
             status: Some(d.status),
             endpoint_state,
         });
+    }
+    if !counts.is_empty() {
+        let mut c_t = txn.open_table(COUNTERS).map_err(storage)?;
+        let hour = now / HOUR_MS;
+        for (ep, add) in counts {
+            let mut c: Counters = match c_t.get((ep.as_str(), hour)).map_err(storage)? {
+                Some(v) => decode("counters", v.value())?,
+                None => Counters::default(),
+            };
+            c.add(&add);
+            c_t.insert((ep.as_str(), hour), encode(&c).as_slice())
+                .map_err(storage)?;
+        }
     }
     Ok(out)
 }
@@ -386,7 +420,7 @@ fn apply_effect(st: &mut EndpointState, effect: EndpointEffect) {
     }
 }
 
-fn cancel(txn: &WriteTransaction, ep: &str) -> Result<u64, StoreError> {
+pub(super) fn cancel(txn: &WriteTransaction, ep: &str) -> Result<u64, StoreError> {
     let mut del_t = txn.open_table(DELIVERIES).map_err(storage)?;
     let mut due_t = txn.open_table(DUE).map_err(storage)?;
     let mut keys = Vec::new();

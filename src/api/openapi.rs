@@ -1,0 +1,159 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 document, generated from [`super::routes::table`] — the
+//! same table the router is built from — so it lists exactly the routes served, each with its
+//! method, path parameters, required scope, success status and problem responses.
+
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, Required,
+    ResponseBuilder,
+};
+
+use super::auth::Access;
+use super::routes::{rules, RouteRule};
+
+fn method(m: &axum::http::Method) -> HttpMethod {
+    match *m {
+        axum::http::Method::POST => HttpMethod::Post,
+        axum::http::Method::PUT => HttpMethod::Put,
+        axum::http::Method::PATCH => HttpMethod::Patch,
+        axum::http::Method::DELETE => HttpMethod::Delete,
+        _ => HttpMethod::Get,
+    }
+}
+
+/// `post_v1_endpoints_id_rotate-secret` style ids: unique per method and path.
+fn operation_id(r: &RouteRule) -> String {
+    let path: String = r
+        .path
+        .trim_start_matches('/')
+        .chars()
+        .filter(|c| *c != '{' && *c != '}')
+        .map(|c| if c == '/' { '_' } else { c })
+        .collect();
+    format!("{}_{path}", r.method.as_str().to_lowercase())
+}
+
+fn params(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(str::to_string)
+        .collect()
+}
+
+fn json_object() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::Object)
+}
+
+fn problem(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+}
+
+/// The document.
+pub fn document() -> OpenApi {
+    let mut paths = Paths::new();
+    for r in rules() {
+        let mut op = OperationBuilder::new()
+            .tag(r.tag)
+            .summary(Some(r.summary))
+            .operation_id(Some(operation_id(&r)));
+        for p in params(r.path) {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(p)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+            );
+        }
+        if matches!(
+            r.method,
+            axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH
+        ) {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(json_object())).build(),
+                    )
+                    .build(),
+            ));
+        }
+        let ok_type = if r.path == "/metrics" {
+            "text/plain; version=0.0.4"
+        } else {
+            "application/json"
+        };
+        op = op.response(
+            r.ok.to_string(),
+            ResponseBuilder::new()
+                .description("Success")
+                .content(
+                    ok_type,
+                    ContentBuilder::new().schema(Some(json_object())).build(),
+                )
+                .build(),
+        );
+        if let Some(scope) = r.access.scope() {
+            op = op
+                .security(SecurityRequirement::new("bearer", [scope.as_str()]))
+                .response("401", problem("Missing or unknown API key"))
+                .response(
+                    "403",
+                    problem(match r.access {
+                        Access::Global(_) => "The key lacks the scope, or is bound to a tenant",
+                        _ => "The key lacks the scope",
+                    }),
+                )
+                .response("429", problem("The key's rate limit is exceeded"));
+        }
+        if r.path.contains('{') {
+            op = op.response("404", problem("No such object (or another tenant's)"));
+        }
+        if r.method != axum::http::Method::GET {
+            op = op.response("422", problem("Invalid input; `code` says which rule"));
+        }
+        paths.add_path_operation(r.path, vec![method(&r.method)], op.build());
+    }
+    let problem_schema = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("type", ObjectBuilder::new().schema_type(Type::String))
+        .property("title", ObjectBuilder::new().schema_type(Type::String))
+        .property("status", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("detail", ObjectBuilder::new().schema_type(Type::String))
+        .property("code", ObjectBuilder::new().schema_type(Type::String))
+        .required("code")
+        .required("status");
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Hookgate")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Webhook gateway API. Errors are RFC 9457 problem+json with a stable `code`. \
+                     Authenticate with `Authorization: Bearer <key>`; each operation's security \
+                     requirement names the scope it needs (`admin` satisfies all).",
+                )),
+        )
+        .paths(paths)
+        .components(Some(
+            ComponentsBuilder::new()
+                .security_scheme(
+                    "bearer",
+                    SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+                )
+                .schema("Problem", problem_schema)
+                .build(),
+        ))
+        .build()
+}

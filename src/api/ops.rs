@@ -1,0 +1,128 @@
+//! Operations: `/healthz`, `/readyz`, `/v1/stats`, `/metrics`, `/openapi.json`.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::ApiState;
+use crate::store::{now_ms, Counters};
+
+/// Window of `/v1/stats`.
+const STATS_WINDOW_MS: u64 = 24 * 3_600_000;
+/// Pending deliveries looked at per endpoint for the oldest-pending age; past it the figures
+/// are lower bounds (`approximate: true`).
+const PENDING_SCAN_CAP: usize = 100_000;
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: 200 once serving, 503 while starting or shutting down.
+pub async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
+    if state.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting or stopping"})),
+        )
+    }
+}
+
+/// `GET /openapi.json`
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::openapi::document())
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let m = crate::metrics::global();
+    m.queue_depth.set(state.store.pending_count().await? as i64);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.render(),
+    )
+        .into_response())
+}
+
+fn counters_json(c: &Counters) -> Value {
+    json!({
+        "attempts": {"succeeded": c.attempts_ok, "failed": c.attempts_failed},
+        "deliveries": {"succeeded": c.delivered, "dead": c.dead},
+        "success_rate": c.success_rate(),
+    })
+}
+
+/// `GET /v1/stats`: the last 24 hours per endpoint and in total — attempt success rate,
+/// deliveries succeeded and dead, pending count and oldest pending age, disabled endpoints.
+/// A tenant-bound key sees its tenant's endpoints only.
+pub async fn stats(State(state): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let now = now_ms();
+    let snap = state.registry.snapshot();
+    let counters: std::collections::HashMap<String, Counters> = state
+        .store
+        .counters(now.saturating_sub(STATS_WINDOW_MS))
+        .await?
+        .into_iter()
+        .collect();
+    let pending: std::collections::HashMap<String, crate::store::PendingSummary> = state
+        .store
+        .pending_summary(PENDING_SCAN_CAP)
+        .await?
+        .into_iter()
+        .map(|p| (p.endpoint_id.clone(), p))
+        .collect();
+    let mut eps: Vec<_> = snap
+        .by_id
+        .values()
+        .filter(|e| caller.sees(&e.config.tenant))
+        .collect();
+    eps.sort_by(|a, b| a.config.id.cmp(&b.config.id));
+    let mut total = Counters::default();
+    let mut total_pending = 0u64;
+    let mut oldest: Option<u64> = None;
+    let mut approximate = false;
+    let mut disabled = Vec::new();
+    let mut per = Vec::new();
+    for e in eps {
+        let id = &e.config.id;
+        let c = counters.get(id).copied().unwrap_or_default();
+        total.add(&c);
+        let p = pending.get(id).cloned().unwrap_or_default();
+        total_pending += p.count;
+        approximate |= p.truncated;
+        if let Some(o) = p.oldest_created_ms {
+            oldest = Some(oldest.map_or(o, |x| x.min(o)));
+        }
+        let active = state.registry.is_active(e);
+        if !active {
+            disabled.push(id.clone());
+        }
+        let mut v = counters_json(&c);
+        v["id"] = json!(id);
+        v["tenant"] = json!(e.config.tenant);
+        v["status"] = json!(if active { "active" } else { "disabled" });
+        v["pending"] = json!(p.count);
+        v["oldest_pending_age_seconds"] =
+            json!(p.oldest_created_ms.map(|o| now.saturating_sub(o) / 1000));
+        per.push(v);
+    }
+    let mut v = counters_json(&total);
+    v["window"] = json!("24h");
+    v["pending"] = json!(total_pending);
+    v["oldest_pending_age_seconds"] = json!(oldest.map(|o| now.saturating_sub(o) / 1000));
+    v["approximate"] = json!(approximate);
+    v["disabled_endpoints"] = json!(disabled);
+    v["endpoints"] = json!(per);
+    Ok(Json(v))
+}
