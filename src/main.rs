@@ -66,8 +66,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Bench(a) => cli::bench::run(a).await?,
-        Command::Events(c) => cli::client::events(c).await?,
-        Command::Deliveries(c) => cli::client::deliveries(c).await?,
+        Command::Events(c) => cli::events::run(c).await?,
+        Command::Endpoints(c) => cli::endpoints::run(c).await?,
+        Command::Deliveries(c) => cli::deliveries::run(c).await?,
+        Command::Keys(c) => cli::keys::run(c).await?,
+        Command::Audit(a) => cli::ops::audit(a).await?,
+        Command::Stats(a) => cli::ops::stats(a).await?,
+        Command::Completions { shell } => cli::completions::write(shell, &mut std::io::stdout()),
         Command::Verify(a) => {
             let spec = SignatureSpec {
                 scheme: a.scheme,

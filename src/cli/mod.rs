@@ -2,11 +2,27 @@
 //!
 //! `serve` hands over to [`crate::app::run`]; client commands talk to a running gateway's API
 //! with their own small HTTP client. Nothing here imports the store, the dispatcher or plugins.
+//!
+//! Client commands, one module per resource, each holding its clap types and what they run:
+//! [`endpoints`], [`deliveries`], [`events`], [`keys`], [`ops`] (stats, audit). They share
+//! [`client`] (HTTP and problem+json errors), [`input`] (`@file` JSON, value syntaxes checked
+//! before sending) and [`table`] (tables for people, `--json` for scripts).
 
 pub mod bench;
 pub mod client;
+pub mod completions;
+pub mod deliveries;
+pub mod endpoints;
+pub mod events;
+pub mod input;
+pub mod keys;
+pub mod ops;
 pub mod plugin;
+pub mod table;
 pub mod verify;
+
+pub use deliveries::DeliveriesCommand;
+pub use events::EventsCommand;
 
 use std::path::PathBuf;
 
@@ -48,12 +64,28 @@ pub enum Command {
     /// Work with config files.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Publish and inspect events (talks to a running gateway).
+    /// Publish, list and inspect events (talks to a running gateway).
     #[command(subcommand)]
     Events(EventsCommand),
-    /// Inspect deliveries (talks to a running gateway).
+    /// Create, change, test and recover endpoints (talks to a running gateway).
+    #[command(subcommand)]
+    Endpoints(endpoints::EndpointsCommand),
+    /// List, inspect and retry deliveries (talks to a running gateway).
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
+    /// Create, list and revoke API keys (admin; talks to a running gateway).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Show who changed what through the API, newest first (admin).
+    Audit(ops::AuditArgs),
+    /// Show delivery health: 24 h success rate, backlog, disabled endpoints, per endpoint too.
+    Stats(ops::StatsArgs),
+    /// Print a shell completion script, e.g. `hookgate completions bash > /etc/bash_completion.d/hookgate`.
+    Completions {
+        /// The shell to generate for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Check the signature of a received webhook request.
     Verify(VerifyArgs),
     /// Write, build, check and test WebAssembly plugins offline.
@@ -73,11 +105,17 @@ pub enum ConfigCommand {
     },
 }
 
-/// Where the API is and which key to use.
+/// Where the API is and which key to use: flattened into every client command so they all
+/// spell it the same (`--url`/`HOOKGATE_URL`, `--key`/`HOOKGATE_API_KEY`, `--json`).
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
-    /// Base URL of the gateway API.
-    #[arg(long, env = "HOOKGATE_URL", default_value = "http://127.0.0.1:8080")]
+    /// Base URL of the gateway API (also accepted as --api-url).
+    #[arg(
+        long,
+        visible_alias = "api-url",
+        env = "HOOKGATE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub url: String,
     /// API key (Bearer).
     #[arg(long, env = "HOOKGATE_API_KEY", hide_env_values = true)]
@@ -87,59 +125,51 @@ pub struct ApiArgs {
     pub json: bool,
 }
 
-/// `hookgate events …`
-#[derive(Debug, Subcommand)]
-pub enum EventsCommand {
-    /// Publish one event.
-    Publish {
-        /// Event type, e.g. invoice.paid.
-        #[arg(value_name = "TYPE")]
-        event_type: String,
-        /// Event data: inline JSON, or @file to read it from a file (@- for stdin).
-        #[arg(long, default_value = "{}")]
-        data: String,
-        /// Idempotency key (default: generated).
-        #[arg(long)]
-        id: Option<String>,
-        /// Tenant (default: the key's, or `default`).
-        #[arg(long)]
-        tenant: Option<String>,
-        #[command(flatten)]
-        api: ApiArgs,
-    },
-    /// Show one event and its deliveries.
-    Get {
-        /// Event id.
-        id: String,
-        #[command(flatten)]
-        api: ApiArgs,
-    },
+/// [`ApiArgs`] for the commands whose own `--url` is the endpoint's URL (`endpoints create` and
+/// `update`): there the gateway is `--api-url` or `HOOKGATE_URL`. Clap cannot have two `--url`
+/// flags on one command, and the endpoint's URL is the one people type there.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgsNoUrl {
+    /// Base URL of the gateway API (`--url` is the endpoint's URL in this command).
+    #[arg(long, env = "HOOKGATE_URL", default_value = "http://127.0.0.1:8080")]
+    pub api_url: String,
+    /// API key (Bearer).
+    #[arg(long, env = "HOOKGATE_API_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// Print the raw JSON answer instead of a summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
-/// `hookgate deliveries …`
-#[derive(Debug, Subcommand)]
-pub enum DeliveriesCommand {
-    /// Show one delivery with its attempts.
-    Get {
-        /// Delivery id.
-        id: String,
-        #[command(flatten)]
-        api: ApiArgs,
-    },
-    /// List an endpoint's deliveries, newest first.
-    List {
-        /// Endpoint id.
-        #[arg(long)]
-        endpoint: String,
-        /// Only this status (pending, succeeded, dead, filtered, cancelled).
-        #[arg(long)]
-        status: Option<String>,
-        /// Page size.
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-        #[command(flatten)]
-        api: ApiArgs,
-    },
+impl From<ApiArgsNoUrl> for ApiArgs {
+    fn from(a: ApiArgsNoUrl) -> Self {
+        ApiArgs {
+            url: a.api_url,
+            key: a.key,
+            json: a.json,
+        }
+    }
+}
+
+/// Paging flags shared by every list command, so they read the same everywhere.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PageArgs {
+    /// How many items to fetch (1-1000; the server's default is 50).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: Option<u32>,
+    /// Continue from the `next cursor:` that the previous page printed.
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+impl PageArgs {
+    /// As query parameters (unset ones are left out by [`client::Api::url`]).
+    pub fn query(&self) -> [(&'static str, Option<String>); 2] {
+        [
+            ("limit", self.limit.map(|n| n.to_string())),
+            ("cursor", self.cursor.clone()),
+        ]
+    }
 }
 
 /// `hookgate verify …`
@@ -166,4 +196,74 @@ pub struct VerifyArgs {
     /// Signature prefix, when the sender overrides it.
     #[arg(long)]
     pub prefix: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bash_completions_cover_the_client_commands() {
+        let mut out = Vec::new();
+        completions::write(clap_complete::Shell::Bash, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.is_empty());
+        for word in ["endpoints", "rotate-secret", "deliveries", "keys", "stats"] {
+            assert!(text.contains(word), "bash completions lack {word}");
+        }
+    }
+
+    #[test]
+    fn every_shell_generates_something() {
+        use clap::ValueEnum;
+        for shell in clap_complete::Shell::value_variants() {
+            let mut out = Vec::new();
+            completions::write(*shell, &mut out);
+            assert!(!out.is_empty(), "{shell}");
+        }
+    }
+
+    #[test]
+    fn api_url_works_everywhere_and_url_is_the_endpoint_in_create() {
+        let cli = Cli::try_parse_from([
+            "hookgate",
+            "endpoints",
+            "create",
+            "--url",
+            "https://r.example/h",
+            "--api-url",
+            "http://gw:9000",
+        ])
+        .unwrap();
+        let Command::Endpoints(endpoints::EndpointsCommand::Create(c)) = cli.command else {
+            panic!("parsed as something else");
+        };
+        assert_eq!(c.fields.url.as_deref(), Some("https://r.example/h"));
+        assert_eq!(c.api.api_url, "http://gw:9000");
+        let cli =
+            Cli::try_parse_from(["hookgate", "stats", "--api-url", "http://gw:9000"]).unwrap();
+        let Command::Stats(s) = cli.command else {
+            panic!("parsed as something else");
+        };
+        assert_eq!(s.api.url, "http://gw:9000");
+    }
+
+    #[test]
+    fn deliveries_list_needs_exactly_one_of_endpoint_or_event() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["hookgate", "deliveries", "list"].iter().chain(args))
+        };
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--endpoint", "a", "--event", "b"]).is_err());
+        assert!(parse(&["--endpoint", "a", "--status", "dead", "--limit", "5"]).is_ok());
+        assert!(parse(&["--event", "evt_1"]).is_ok());
+        assert!(parse(&["--endpoint", "a", "--status", "bogus"]).is_err());
+        assert!(parse(&["--endpoint", "a", "--limit", "0"]).is_err());
+    }
 }
