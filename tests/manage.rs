@@ -441,6 +441,17 @@ async fn openapi_document_validates_and_lists_every_served_route() {
             _ => {}
         }
     }
+    // Request bodies are described: what a key needs, what publishing needs.
+    let key_body =
+        &doc["paths"]["/v1/keys"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        key_body["required"],
+        json!(["name", "scopes"]),
+        "{key_body}"
+    );
+    let publish =
+        &doc["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(publish["required"], json!(["type", "data"]), "{publish}");
     let mut all = Vec::new();
     refs(&doc, &mut all);
     assert!(!all.is_empty());

@@ -47,6 +47,124 @@ fn json_object() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::Object)
 }
 
+fn string(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+}
+
+fn strings(description: &str) -> utoipa::openapi::schema::ArrayBuilder {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some(description))
+}
+
+fn any(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new().description(Some(description))
+}
+
+/// An endpoint definition, as in a config file entry; `required` lists what must be there.
+fn endpoint_body(create: bool) -> ObjectBuilder {
+    let mut b = json_object()
+        .property(
+            "url",
+            string("Receiver URL (https unless network.allow_http; SSRF-checked)"),
+        )
+        .property(
+            "events",
+            strings("Event type patterns: exact, `run.*`, `*`"),
+        )
+        .property(
+            "signature",
+            any("`{scheme: standard|stripe|github, header?, prefix?}`"),
+        )
+        .property(
+            "headers",
+            any("Extra headers, name → value; `{{event.id}}`-style templates"),
+        )
+        .property(
+            "plugins",
+            any("`[{use, config, on_error: retry|skip|drop}]`"),
+        )
+        .property("rate", string("Per-endpoint rate, `50/s`"))
+        .property(
+            "max_in_flight",
+            ObjectBuilder::new().schema_type(Type::Integer),
+        )
+        .property("ordering", string("`none` or `fifo`"))
+        .property("enabled", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property("description", string("Free text"));
+    if create {
+        b = b
+            .property("id", string("Endpoint id (default: generated)"))
+            .property(
+                "tenant",
+                string("Tenant (default: the key's, or `default`)"),
+            )
+            .property(
+                "secret",
+                string("Signing secret (default: generated, shown once)"),
+            )
+            .required("url");
+    }
+    b
+}
+
+/// The request body of the routes that take one, as far as the route table knows them.
+fn request_schema(r: &RouteRule) -> ObjectBuilder {
+    let event = || {
+        json_object()
+            .property("type", string("Event type, [A-Za-z0-9_.-]{1,128}"))
+            .property("data", any("Any JSON, at most 256 KiB"))
+            .property("id", string("Idempotency key (default: generated evt_…)"))
+            .property(
+                "tenant",
+                string("Tenant (default: the key's, or `default`)"),
+            )
+            .required("type")
+            .required("data")
+    };
+    match (r.method.as_str(), r.path) {
+        ("POST", "/v1/events") => event(),
+        ("POST", "/v1/events/batch") => json_object()
+            .property(
+                "events",
+                utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(event())
+                    .max_items(Some(1000)),
+            )
+            .required("events"),
+        ("POST", "/v1/endpoints") => endpoint_body(true),
+        ("PATCH", "/v1/endpoints/{id}") => {
+            endpoint_body(false).description(Some("JSON merge patch: `null` removes a field"))
+        }
+        ("POST", "/v1/endpoints/{id}/rotate-secret") => json_object().property(
+            "grace",
+            string("How long the previous secret keeps signing (default 24h)"),
+        ),
+        ("POST", "/v1/endpoints/{id}/test") => {
+            json_object().property("data", any("`data` of the webhook.test event"))
+        }
+        ("POST", "/v1/endpoints/{id}/recover") => json_object()
+            .property(
+                "since",
+                string("RFC 3339 time, or a duration back from now (`24h`)"),
+            )
+            .required("since"),
+        ("POST", "/v1/keys") => json_object()
+            .property("name", string("Label"))
+            .property(
+                "scopes",
+                strings("events:publish, events:read, endpoints:read, endpoints:manage, admin"),
+            )
+            .property("tenant", string("Bind the key to one tenant"))
+            .property("rate", string("Requests per second, `100/s`"))
+            .required("name")
+            .required("scopes"),
+        _ => json_object(),
+    }
+}
+
 fn problem(description: &str) -> utoipa::openapi::Response {
     ResponseBuilder::new()
         .description(description)
@@ -80,11 +198,19 @@ pub fn document() -> OpenApi {
             r.method,
             axum::http::Method::POST | axum::http::Method::PUT | axum::http::Method::PATCH
         ) {
+            // Plugin kv values are raw bytes; every other body is JSON.
+            let body_type = if r.path.contains("/kv/") {
+                "application/octet-stream"
+            } else {
+                "application/json"
+            };
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
                     .content(
-                        "application/json",
-                        ContentBuilder::new().schema(Some(json_object())).build(),
+                        body_type,
+                        ContentBuilder::new()
+                            .schema(Some(request_schema(&r)))
+                            .build(),
                     )
                     .build(),
             ));
