@@ -769,6 +769,22 @@ async fn runtime_endpoints_are_created_changed_deleted_and_survive_restart() {
         ["cfg-ep", "page-0", "page-1", "page-2", "page-3", "page-4", "rt"]
     );
 
+    // A config reload replaces the file's endpoints only: the API-defined one stays and delivers.
+    let cfg_path = dir.path().join("hookgate.yaml");
+    let changed = config().replace("events: [\"cfg.*\"]", "events: [\"cfg.*\", \"more.*\"]");
+    assert_ne!(changed, config());
+    dir.write_config_at(&cfg_path, &changed, &recv.base);
+    assert!(gw.wait_log("config reloaded", Duration::from_secs(10)));
+    let (s, v) = admin.get("/v1/endpoints/rt").await;
+    assert_eq!((s, v["managed_by"].as_str()), (200, Some("api")), "{v}");
+    admin
+        .post(
+            "/v1/events",
+            &json!({"type": "rt.after-reload", "data": {}}),
+        )
+        .await;
+    assert!(eventually(Duration::from_secs(10), || recv.count("/two") == 2).await);
+
     // A restart keeps the endpoint and its secret.
     drop(gw);
     gw = Gateway::start(&dir.path().join("hookgate.yaml"));
