@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::body::Params;
 use super::error::ApiError;
-use super::paging::PageQuery;
+use super::paging::{list_json, PageQuery};
 use super::ApiState;
 use crate::store::rfc3339;
 
@@ -35,5 +35,5 @@ pub async fn list(
             })
         })
         .collect();
-    Ok(Json(json!({"data": data, "next_cursor": page.next_cursor})))
+    Ok(list_json(data, page.next_cursor))
 }

@@ -116,6 +116,17 @@ impl Caller {
         self.tenant.as_deref().is_none_or(|t| t == tenant)
     }
 
+    /// Whether the caller may see an API key bound to `key_tenant`: an unbound caller sees
+    /// every key; a tenant-bound one only its own tenant's (an unbound key spans all tenants,
+    /// so it is not its to see).
+    pub fn sees_key_of(&self, key_tenant: Option<&str>) -> bool {
+        match (self.tenant.as_deref(), key_tenant) {
+            (None, _) => true,
+            (Some(own), Some(t)) => own == t,
+            (Some(_), None) => false,
+        }
+    }
+
     /// The tenant a new object goes to: the requested one (default `default`), which a bound key
     /// may only set to its own tenant (an absent tenant means the key's).
     pub fn publish_tenant(&self, requested: Option<&str>) -> Result<String, ApiError> {
@@ -174,11 +185,39 @@ fn identify(parts: &Parts, state: &ApiState) -> Result<(Caller, Option<Rate>), A
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthorized("Authorization must be: Bearer <key>"))?;
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    // Look at every digest, whatever matched first, so timing does not depend on the match.
-    let mut found: Option<(Caller, Option<Rate>)> = None;
-    for k in &auth.api_keys {
-        if bool::from(k.key_sha256.ct_eq(&digest)) && found.is_none() {
-            found = Some((
+    // Look at every digest, config keys and minted ones alike, whatever matched first, so
+    // timing depends neither on the match nor on its position.
+    let minted = state.minted.load();
+    let known = (auth.api_keys.iter().map(Known::Config)).chain(minted.iter().map(Known::Minted));
+    let mut found = None;
+    for k in known {
+        if bool::from(k.sha256().ct_eq(&digest)) && found.is_none() {
+            found = Some(k);
+        }
+    }
+    found
+        .map(Known::caller)
+        .ok_or_else(|| unauthorized("unknown API key"))
+}
+
+/// A key the gateway knows, from either source.
+enum Known<'a> {
+    Config(&'a crate::config::ApiKeyConfig),
+    Minted(&'a MintedKey),
+}
+
+impl Known<'_> {
+    fn sha256(&self) -> &[u8; 32] {
+        match self {
+            Known::Config(k) => &k.key_sha256,
+            Known::Minted(k) => &k.sha256,
+        }
+    }
+
+    /// The caller this key makes, with its rate limit.
+    fn caller(self) -> (Caller, Option<Rate>) {
+        match self {
+            Known::Config(k) => (
                 Caller {
                     name: k.name.clone(),
                     key_id: format!("config:{}", k.name),
@@ -186,13 +225,8 @@ fn identify(parts: &Parts, state: &ApiState) -> Result<(Caller, Option<Rate>), A
                     tenant: k.tenant.clone(),
                 },
                 k.rate,
-            ));
-        }
-    }
-    let minted = state.minted.load();
-    for k in minted.iter() {
-        if bool::from(k.sha256.ct_eq(&digest)) && found.is_none() {
-            found = Some((
+            ),
+            Known::Minted(k) => (
                 Caller {
                     name: k.name.clone(),
                     key_id: k.id.clone(),
@@ -200,10 +234,9 @@ fn identify(parts: &Parts, state: &ApiState) -> Result<(Caller, Option<Rate>), A
                     tenant: k.tenant.clone(),
                 },
                 k.rate,
-            ));
+            ),
         }
     }
-    found.ok_or_else(|| unauthorized("unknown API key"))
 }
 
 /// Applies a route's [`Access`] rule: 401 without a valid key, 429 past the key's rate, 403

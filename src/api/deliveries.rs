@@ -10,12 +10,24 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::body::Params;
 use super::error::ApiError;
+use super::paging::{self, list_json};
 use super::ApiState;
 use crate::store::{rfc3339, AttemptRecord, AuditEntry, DeliveryRecord, DeliveryStatus};
 
-/// Page size when `limit` is absent, and its maximum.
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 1_000;
+/// The delivery `id` with its attempts if the caller may see it; 404 otherwise (also for other
+/// tenants' ids).
+async fn find(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(DeliveryRecord, Vec<AttemptRecord>), ApiError> {
+    state
+        .store
+        .delivery(id)
+        .await?
+        .filter(|(d, _)| caller.sees(&d.tenant))
+        .ok_or_else(|| ApiError::not_found("delivery", id))
+}
 
 /// A delivery as every listing shows it.
 pub fn delivery_json(d: &DeliveryRecord) -> Value {
@@ -58,12 +70,7 @@ pub async fn get_delivery(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (d, attempts) = state
-        .store
-        .delivery(&id)
-        .await?
-        .filter(|(d, _)| caller.sees(&d.tenant))
-        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+    let (d, attempts) = find(&state, &caller, &id).await?;
     let event = state.store.event(&d.event_id).await?;
     let max = state.config.load().delivery.retry_schedule.len() + 1 + d.retry_base as usize;
     let mut v = delivery_json(&d);
@@ -99,11 +106,7 @@ pub async fn list_for_endpoint(
     Path(id): Path<String>,
     Params(q): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let ep = state
-        .registry
-        .get(&id)
-        .filter(|e| caller.sees(&e.config.tenant))
-        .ok_or_else(|| ApiError::not_found("endpoint", &id))?;
+    let ep = super::endpoints::find(&state, &caller, &id)?;
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
@@ -115,15 +118,15 @@ pub async fn list_for_endpoint(
             )
         })?),
     };
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let limit = paging::limit(q.limit);
     let page = state
         .store
         .endpoint_deliveries(&ep.config.id, status, q.cursor.as_deref(), limit)
         .await?;
-    Ok(Json(json!({
-        "data": page.items.iter().map(delivery_json).collect::<Vec<_>>(),
-        "next_cursor": page.next_cursor,
-    })))
+    Ok(list_json(
+        page.items.iter().map(delivery_json).collect(),
+        page.next_cursor,
+    ))
 }
 
 /// `GET /v1/events/{id}/deliveries`: every delivery the event fanned out to.
@@ -132,19 +135,14 @@ pub async fn list_for_event(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let ev = state
-        .store
-        .event(&id)
-        .await?
-        .filter(|e| caller.sees(&e.tenant))
-        .ok_or_else(|| ApiError::not_found("event", &id))?;
+    let ev = super::events::find(&state, &caller, &id).await?;
     let mut data = Vec::with_capacity(ev.deliveries.len());
     for d in &ev.deliveries {
         if let Some((rec, _)) = state.store.delivery(&d.id).await? {
             data.push(delivery_json(&rec));
         }
     }
-    Ok(Json(json!({"data": data, "next_cursor": null})))
+    Ok(list_json(data, None))
 }
 
 /// `POST /v1/deliveries/{id}/retry`: due now, whatever its state, with a fresh retry schedule.
@@ -154,12 +152,7 @@ pub async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let (d, _) = state
-        .store
-        .delivery(&id)
-        .await?
-        .filter(|(d, _)| caller.sees(&d.tenant))
-        .ok_or_else(|| ApiError::not_found("delivery", &id))?;
+    let (d, _) = find(&state, &caller, &id).await?;
     if state.registry.get(&d.endpoint_id).is_none() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

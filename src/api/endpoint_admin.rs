@@ -101,10 +101,8 @@ async fn record(state: &ApiState, caller: &Caller, id: &str) -> Result<ManagedEn
     }
     state
         .store
-        .managed_endpoints()
+        .managed_endpoint(id)
         .await?
-        .into_iter()
-        .find(|r| r.id == id)
         .ok_or_else(|| ApiError::not_found("endpoint", id))
 }
 

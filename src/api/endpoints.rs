@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::body::Params;
 use super::error::ApiError;
-use super::paging::PageQuery;
+use super::paging::{self, list_json};
 use super::ApiState;
 use crate::config::{EventPattern, OnError};
 use crate::dispatch::{LiveEndpoint, Origin};
@@ -98,11 +98,7 @@ pub async fn list(
     Params(q): Params<EndpointsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let snap = state.registry.snapshot();
-    let limit = PageQuery {
-        limit: q.limit,
-        cursor: None,
-    }
-    .limit();
+    let limit = paging::limit(q.limit);
     let mut items: Vec<_> = snap
         .by_id
         .values()
@@ -113,10 +109,10 @@ pub async fn list(
     items.sort_by(|a, b| a.config.id.cmp(&b.config.id));
     let next_cursor = (items.len() > limit).then(|| items[limit - 1].config.id.clone());
     items.truncate(limit);
-    Ok(Json(json!({
-        "data": items.iter().map(|e| endpoint_json(&state, e)).collect::<Vec<_>>(),
-        "next_cursor": next_cursor,
-    })))
+    Ok(list_json(
+        items.iter().map(|e| endpoint_json(&state, e)).collect(),
+        next_cursor,
+    ))
 }
 
 /// `GET /v1/endpoints/{id}`

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::body::Params;
 use super::error::ApiError;
-use super::paging::PageQuery;
+use super::paging::{self, list_json};
 use super::ApiState;
 use crate::config::{is_valid_event_type, is_valid_id};
 use crate::dispatch::fanout;
@@ -249,18 +249,23 @@ pub async fn publish_batch(
     Ok((StatusCode::ACCEPTED, Json(json!({ "events": events }))).into_response())
 }
 
+/// The event `id` if the caller may see it; 404 otherwise (also for other tenants' ids).
+pub async fn find(state: &ApiState, caller: &Caller, id: &str) -> Result<EventRecord, ApiError> {
+    state
+        .store
+        .event(id)
+        .await?
+        .filter(|e| caller.sees(&e.tenant))
+        .ok_or_else(|| ApiError::not_found("event", id))
+}
+
 /// `GET /v1/events/{id}`
 pub async fn get_event(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let ev = state
-        .store
-        .event(&id)
-        .await?
-        .filter(|e| caller.sees(&e.tenant))
-        .ok_or_else(|| ApiError::not_found("event", &id))?;
+    let ev = find(&state, &caller, &id).await?;
     let body: Value = serde_json::from_str(&ev.body).unwrap_or(Value::Null);
     let mut deliveries = Vec::with_capacity(ev.deliveries.len());
     for d in &ev.deliveries {
@@ -322,9 +327,7 @@ pub async fn list(
     Params(q): Params<EventsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = match (&caller.tenant, q.tenant) {
-        (Some(own), Some(t)) if *own != t => {
-            return Ok(Json(json!({"data": [], "next_cursor": null})));
-        }
+        (Some(own), Some(t)) if *own != t => return Ok(list_json(Vec::new(), None)),
         (Some(own), _) => Some(own.clone()),
         (None, t) => t,
     };
@@ -334,15 +337,7 @@ pub async fn list(
     };
     let page = state
         .store
-        .events(
-            &filter,
-            q.cursor.as_deref(),
-            PageQuery {
-                limit: q.limit,
-                cursor: None,
-            }
-            .limit(),
-        )
+        .events(&filter, q.cursor.as_deref(), paging::limit(q.limit))
         .await?;
     let data: Vec<Value> = page
         .items
@@ -357,5 +352,5 @@ pub async fn list(
             })
         })
         .collect();
-    Ok(Json(json!({"data": data, "next_cursor": page.next_cursor})))
+    Ok(list_json(data, page.next_cursor))
 }

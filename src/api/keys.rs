@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use super::auth::{Caller, MintedKey};
 use super::body::JsonBody;
 use super::error::ApiError;
+use super::paging::list_json;
 use super::ApiState;
 use crate::config::{Rate, Scope};
 use crate::store::{now_ms, rfc3339, ApiKeyRecord, AuditEntry, StoreError};
@@ -97,9 +98,7 @@ fn key_json(r: &ApiKeyRecord) -> Value {
 pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let mut data: Vec<Value> = Vec::new();
     for k in state.auth.load().api_keys.iter() {
-        if k.tenant.as_deref().is_some_and(|t| !caller.sees(t))
-            || (caller.tenant.is_some() && k.tenant.is_none())
-        {
+        if !caller.sees_key_of(k.tenant.as_deref()) {
             continue;
         }
         data.push(json!({
@@ -117,16 +116,11 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> Result<Json<
     let mut minted = state.store.api_keys().await?;
     minted.sort_by(|a, b| a.id.cmp(&b.id));
     for k in &minted {
-        let visible = match (&caller.tenant, &k.tenant) {
-            (None, _) => true,
-            (Some(own), Some(t)) => own == t,
-            (Some(_), None) => false,
-        };
-        if visible {
+        if caller.sees_key_of(k.tenant.as_deref()) {
             data.push(key_json(k));
         }
     }
-    Ok(Json(json!({"data": data, "next_cursor": null})))
+    Ok(list_json(data, None))
 }
 
 /// `POST /v1/keys`: the key is in the answer, once.
@@ -219,11 +213,7 @@ pub async fn revoke(
         .await?
         .into_iter()
         .find(|k| k.id == id)
-        .filter(|k| match (&caller.tenant, &k.tenant) {
-            (None, _) => true,
-            (Some(own), Some(t)) => own == t,
-            (Some(_), None) => false,
-        })
+        .filter(|k| caller.sees_key_of(k.tenant.as_deref()))
         .ok_or_else(|| ApiError::not_found("key", &id))?;
     let audit = AuditEntry::new(&caller.name, "key.revoke", &id, rec.tenant.as_deref())
         .with(Some(key_json(&rec)), None);

@@ -1,6 +1,8 @@
 //! `limit` and `cursor` query parameters, shared by every listing.
 
+use axum::Json;
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 /// Page size when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 50;
@@ -21,6 +23,16 @@ pub struct PageQuery {
 impl PageQuery {
     /// The effective page size.
     pub fn limit(&self) -> usize {
-        self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+        limit(self.limit)
     }
+}
+
+/// The page size for a requested `limit` (queries that carry their own fields use this too).
+pub fn limit(requested: Option<usize>) -> usize {
+    requested.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+}
+
+/// The shape of every listing: `{"data": [...], "next_cursor": ...}`.
+pub fn list_json(data: Vec<Value>, next_cursor: Option<String>) -> Json<Value> {
+    Json(json!({"data": data, "next_cursor": next_cursor}))
 }

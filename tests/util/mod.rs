@@ -405,6 +405,25 @@ pub async fn reset_server() -> (String, Arc<Mutex<usize>>) {
     (base, hits)
 }
 
+/// Sends a request and reads the answer as JSON, asserting that every error is problem+json.
+async fn answer(req: reqwest::RequestBuilder, what: &str) -> (u16, Value) {
+    let resp = req.send().await.expect("send");
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = resp.text().await.expect("text");
+    if status >= 400 {
+        assert_eq!(
+            ct.as_deref(),
+            Some("application/problem+json"),
+            "{what}: error without problem+json: {text}"
+        );
+    }
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
 /// A small blocking-free API client for tests.
 pub struct Api {
     pub base: String,
@@ -444,21 +463,7 @@ impl Api {
         if let Some(k) = &self.key {
             r = r.bearer_auth(k);
         }
-        let resp = r.send().await.expect("send");
-        let status = resp.status().as_u16();
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = resp.text().await.expect("text");
-        if status >= 400 {
-            assert_eq!(
-                ct.as_deref(),
-                Some("application/problem+json"),
-                "error without problem+json: {text}"
-            );
-        }
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        answer(r, &format!("POST {path}")).await
     }
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         self.post_raw(
@@ -487,21 +492,7 @@ impl Api {
         if let Some(k) = &self.key {
             r = r.bearer_auth(k);
         }
-        let resp = r.send().await.expect("send");
-        let status = resp.status().as_u16();
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = resp.text().await.expect("text");
-        if status >= 400 && status != 405 {
-            assert_eq!(
-                ct.as_deref(),
-                Some("application/problem+json"),
-                "{method} {path}: error without problem+json: {text}"
-            );
-        }
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        answer(r, &format!("{method} {path}")).await
     }
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let mut r = self.http.get(format!("{}{}", self.base, path));
