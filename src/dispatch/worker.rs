@@ -54,7 +54,7 @@ pub async fn attempt(
     };
     let m = crate::metrics::global();
     m.in_flight.inc();
-    let _in_flight = scopeguard(|| {
+    let _in_flight = scopeguard::guard((), |()| {
         m.in_flight.dec();
     });
     let chain_started = std::time::Instant::now();
@@ -262,17 +262,4 @@ async fn record(
             }
         }
     }
-}
-
-/// Runs `f` when dropped (keeps the in-flight gauge right on every return path).
-fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
-        }
-    }
-    Guard(Some(f))
 }

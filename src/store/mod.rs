@@ -229,6 +229,9 @@ pub trait Store: Send + Sync + 'static {
     /// Endpoints created through the API, secrets opened.
     async fn managed_endpoints(&self) -> Result<Vec<ManagedEndpoint>, StoreError>;
 
+    /// One endpoint created through the API, secrets opened.
+    async fn managed_endpoint(&self, id: &str) -> Result<Option<ManagedEndpoint>, StoreError>;
+
     /// Creates or replaces a managed endpoint and appends `audit`, in one transaction.
     async fn save_managed_endpoint(
         &self,

@@ -153,6 +153,21 @@ pub fn read_managed(db: &Database, key: &MasterKey) -> Result<Vec<ManagedEndpoin
     Ok(out)
 }
 
+/// One managed endpoint, opened.
+pub fn read_managed_one(
+    db: &Database,
+    key: &MasterKey,
+    id: &str,
+) -> Result<Option<ManagedEndpoint>, StoreError> {
+    let txn = db.begin_read().map_err(storage)?;
+    let t = txn.open_table(MANAGED).map_err(storage)?;
+    let Some(v) = t.get(id).map_err(storage)? else {
+        return Ok(None);
+    };
+    let plain = key.open(v.value(), &managed_context(id))?;
+    decode("managed_endpoints", &plain).map(Some)
+}
+
 /// Every minted key.
 pub fn read_keys(db: &Database) -> Result<Vec<ApiKeyRecord>, StoreError> {
     let txn = db.begin_read().map_err(storage)?;

@@ -324,6 +324,10 @@ impl Store for RedbStore {
         manage::read_managed(&self.db, &self.key)
     }
 
+    async fn managed_endpoint(&self, id: &str) -> Result<Option<ManagedEndpoint>, StoreError> {
+        manage::read_managed_one(&self.db, &self.key, id)
+    }
+
     async fn save_managed_endpoint(
         &self,
         endpoint: ManagedEndpoint,

@@ -342,7 +342,11 @@ fn record(
         }
         del_t.insert(id, encode(&d).as_slice()).map_err(storage)?;
         if o.attempt.is_some() {
-            let c = counts.entry(d.endpoint_id.clone()).or_default();
+            // A batch is mostly one endpoint's outcomes: allocate its key once, not per row.
+            if !counts.contains_key(&d.endpoint_id) {
+                counts.insert(d.endpoint_id.clone(), Counters::default());
+            }
+            let c = counts.get_mut(&d.endpoint_id).expect("inserted above");
             match d.status {
                 DeliveryStatus::Succeeded => {
                     c.attempts_ok += 1;
