@@ -438,9 +438,14 @@ mod tests {
 
     #[test]
     fn since_takes_a_duration_or_a_time() {
-        let now = now_ms();
+        // The clock may tick during the call: bracket it instead of assuming one instant.
+        let before = now_ms();
         let t = since_ms("1h").unwrap();
-        assert!(now - t >= 3_600_000 && now - t < 3_700_000);
+        let after = now_ms();
+        assert!(
+            before - 3_600_000 <= t && t <= after - 3_600_000,
+            "{before} {t} {after}"
+        );
         assert_eq!(since_ms("2026-01-01T00:00:00Z").unwrap(), 1_767_225_600_000);
         assert_eq!(since_ms("yesterday").unwrap_err().code, "invalid_since");
     }
