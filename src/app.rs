@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, ApiInner, ApiState};
 use crate::config::{self, Config};
 use crate::delivery::Client;
+use crate::dispatch::plugin_lane::PluginLanes;
 use crate::dispatch::{plugin_io, DueSignal, LiveEndpoint, Registry, Scheduler, Shared};
 use crate::signing::Secret;
 use crate::store::{MasterKey, RedbStore, Store};
@@ -29,9 +30,6 @@ const RELOAD_DEBOUNCE: Duration = Duration::from_millis(250);
 /// How often plugin files are checked for changes (a stat per plugin; content is hashed only
 /// when size or mtime moved).
 const PLUGIN_POLL: Duration = Duration::from_secs(1);
-/// Plugin chains running at once: below the host's instance pool, so a chain waits for a slot
-/// rather than failing.
-const PLUGIN_SLOTS: usize = (crate::plugins::MAX_CONCURRENT_INSTANCES / 2) as usize;
 
 /// Where the config comes from.
 #[derive(Debug, Clone)]
@@ -85,7 +83,7 @@ pub async fn run(
         signal: signal.clone(),
         client,
         plugins: plugins.clone(),
-        plugin_slots: Arc::new(tokio::sync::Semaphore::new(PLUGIN_SLOTS)),
+        plugin_lanes: plugins.clone().map(|h| PluginLanes::start(h, 0)),
         settings: ArcSwap::from_pointee(cfg.delivery.clone()),
     });
     let listen = cfg.listen;

@@ -217,6 +217,70 @@ async fn deadline_stops_loop_and_runtime_keeps_serving() {
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
 
+/// The gateway runs chains on lanes (one task polling many chains): a looping guest on a lane
+/// must not hold up the chains queued behind it on the same lane, and each caller gets its own
+/// outcome back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_lane_keeps_running_chains_past_a_looping_one() {
+    use hookgate::dispatch::plugin_lane::PluginLanes;
+    let env = env();
+    let limits = PluginLimits {
+        timeout: Duration::from_millis(3000),
+        ..PluginLimits::default()
+    };
+    env.host
+        .load("loop", &guests().fixture, limits, Grants::default())
+        .await
+        .unwrap();
+    env.fixture("f", Grants::default()).await;
+    let lanes = Arc::new(PluginLanes::start(Arc::new(env.host.clone()), 1));
+    assert_eq!(lanes.count(), 1);
+
+    let started = Instant::now();
+    let looping = {
+        let lanes = Arc::clone(&lanes);
+        tokio::spawn(async move {
+            let chain = vec![entry("loop", json!({"mode": "loop"}), OnError::Retry)];
+            (lanes.run(chain, input(b"x")).await, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let t = Instant::now();
+    let calls: Vec<_> = (0..20)
+        .map(|i| {
+            let lanes = Arc::clone(&lanes);
+            tokio::spawn(async move {
+                let chain = vec![entry(
+                    "f",
+                    json!({"mode": "append", "tag": i.to_string()}),
+                    OnError::Retry,
+                )];
+                lanes.run(chain, input(b"x")).await
+            })
+        })
+        .collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        let (body, _, _) = delivered(call.await.unwrap().expect("lane answered"));
+        assert_eq!(
+            body,
+            format!("x{i}").as_bytes(),
+            "outcome {i} went to its caller"
+        );
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "chains waited behind the loop on their lane: {:?}",
+        t.elapsed()
+    );
+    assert!(!looping.is_finished(), "the loop should still be running");
+    let (outcome, elapsed) = looping.await.unwrap();
+    assert_eq!(
+        failed(outcome.expect("lane answered")).to_string(),
+        "plugin loop: deadline of 3000 ms exceeded"
+    );
+    assert!(elapsed >= Duration::from_millis(3000), "{elapsed:?}");
+}
+
 #[tokio::test]
 async fn memory_cap_is_enforced() {
     let env = env();

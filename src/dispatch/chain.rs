@@ -12,7 +12,7 @@ use super::Shared;
 use crate::config::OnError as ConfigOnError;
 use crate::delivery::headers::{self, AttemptIds};
 use crate::plugins::{ChainEntry, ChainOutcome, EndpointInfo, EventInfo, Input, OnError};
-use crate::store::{rfc3339, DueDelivery, PayloadMeta, PluginVersion, StoredPayload};
+use crate::store::{rfc3339, DueDelivery, PluginVersion, StoredPayload};
 
 /// The decision for one attempt.
 pub enum Prepared {
@@ -67,15 +67,9 @@ pub async fn prepare(
             new_payload: None,
         };
     }
-    let Some(host) = &shared.plugins else {
+    let Some(lanes) = &shared.plugin_lanes else {
         return Prepared::Failed {
             error: "plugins are not available in this gateway".into(),
-        };
-    };
-    // The host has a fixed instance pool: wait for a slot instead of failing the chain.
-    let Ok(_slot) = shared.plugin_slots.acquire().await else {
-        return Prepared::Failed {
-            error: "plugin host is shutting down".into(),
         };
     };
     let chain: Vec<ChainEntry> = live
@@ -103,23 +97,30 @@ pub async fn prepare(
         body: item.event.body.as_bytes().to_vec(),
         headers: custom,
     };
-    match host.run_chain(&chain, input).await {
+    let Some(outcome) = lanes.run(chain, input).await else {
+        return Prepared::Failed {
+            error: "plugin host is shutting down".into(),
+        };
+    };
+    match outcome {
         ChainOutcome::Deliver {
             body,
             headers,
             applied,
         } => {
-            let meta = PayloadMeta {
-                headers: headers.clone(),
-                plugins: applied
-                    .into_iter()
-                    .map(|(name, sha256)| PluginVersion { name, sha256 })
-                    .collect(),
-            };
+            let plugins = applied
+                .into_iter()
+                .map(|(name, sha256)| PluginVersion { name, sha256 })
+                .collect();
             Prepared::Send {
                 body: Bytes::from(body.clone()),
-                custom: headers,
-                new_payload: Some(StoredPayload { body, meta }),
+                custom: headers.clone(),
+                new_payload: Some(StoredPayload::new(
+                    item.event.body.as_bytes(),
+                    body,
+                    headers,
+                    plugins,
+                )),
             }
         }
         ChainOutcome::Filtered { plugin, reason } => Prepared::Filtered {

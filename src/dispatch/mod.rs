@@ -11,6 +11,7 @@
 pub mod chain;
 pub mod fanout;
 pub mod plugin_io;
+pub mod plugin_lane;
 pub mod rate;
 pub mod registry;
 pub mod scheduler;
@@ -43,8 +44,8 @@ pub struct Shared {
     pub client: Arc<ArcSwap<Client>>,
     /// The plugin host, when the gateway runs plugins.
     pub plugins: Option<Arc<crate::plugins::PluginHost>>,
-    /// Bounds concurrent plugin chains to the host's instance pool.
-    pub plugin_slots: Arc<tokio::sync::Semaphore>,
+    /// Where chains run (see [`plugin_lane`]); present exactly when `plugins` is.
+    pub plugin_lanes: Option<plugin_lane::PluginLanes>,
     /// The `delivery:` config section.
     pub settings: ArcSwap<DeliveryConfig>,
 }

@@ -180,6 +180,63 @@ pub struct PayloadMeta {
     pub headers: Vec<(String, String)>,
     /// Which plugins produced it, by name and content hash (the delivery log shows them).
     pub plugins: Vec<PluginVersion>,
+    /// Set when the stored bytes are only the part of the body that differs from the event's
+    /// body (see [`BodyEdit`]); absent when the whole body is stored (and on older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit: Option<BodyEdit>,
+}
+
+/// How a chain output relates to its event's body: the first `prefix` and last `suffix` bytes
+/// are the event's, only the middle is stored.
+///
+/// Why: most chains edit a body rather than replace it (a filter passes it on unchanged, a
+/// redaction removes a field, an enrichment adds one), and the event body is already stored.
+/// Keeping just the changed span makes the payload row tens of bytes instead of the whole body,
+/// which is what the store writer spends its time on; a reshaping chain shares nothing with its
+/// input and is stored whole, as before.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BodyEdit {
+    /// Bytes taken from the start of the event body.
+    pub prefix: usize,
+    /// Bytes taken from the end of the event body.
+    pub suffix: usize,
+}
+
+/// Below this many shared bytes an edit is not worth the indirection: the body is stored whole.
+const MIN_EDIT_SAVING: usize = 64;
+
+impl BodyEdit {
+    /// The edit that turns `base` into `body` by replacing one middle span, if it saves enough.
+    pub fn between(base: &[u8], body: &[u8]) -> Option<BodyEdit> {
+        let prefix = base.iter().zip(body).take_while(|(a, b)| a == b).count();
+        let room = base.len().min(body.len()) - prefix;
+        let suffix = base
+            .iter()
+            .rev()
+            .zip(body.iter().rev())
+            .take(room)
+            .take_while(|(a, b)| a == b)
+            .count();
+        (prefix + suffix >= MIN_EDIT_SAVING).then_some(BodyEdit { prefix, suffix })
+    }
+
+    /// The stored part of `body`.
+    pub fn middle<'a>(&self, body: &'a [u8]) -> &'a [u8] {
+        &body[self.prefix..body.len() - self.suffix]
+    }
+
+    /// The whole body again, from the event body and the stored middle; `None` if they do not
+    /// fit together (a corrupt record).
+    pub fn apply(&self, base: &[u8], middle: &[u8]) -> Option<Vec<u8>> {
+        if self.prefix.checked_add(self.suffix)? > base.len() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.prefix + middle.len() + self.suffix);
+        out.extend_from_slice(&base[..self.prefix]);
+        out.extend_from_slice(middle);
+        out.extend_from_slice(&base[base.len() - self.suffix..]);
+        Some(out)
+    }
 }
 
 /// A plugin, as it was when it ran.
@@ -194,10 +251,51 @@ pub struct PluginVersion {
 /// A chain's complete output: what every attempt of the delivery sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPayload {
-    /// The body.
+    /// The whole body (however it is stored).
     pub body: Vec<u8>,
-    /// Headers and plugin versions.
+    /// Headers, plugin versions and how the body is stored.
     pub meta: PayloadMeta,
+}
+
+impl StoredPayload {
+    /// A chain output for the event whose body is `event_body`: stored as an edit of it when
+    /// that saves space.
+    pub fn new(
+        event_body: &[u8],
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+        plugins: Vec<PluginVersion>,
+    ) -> StoredPayload {
+        let edit = BodyEdit::between(event_body, &body);
+        StoredPayload {
+            body,
+            meta: PayloadMeta {
+                headers,
+                plugins,
+                edit,
+            },
+        }
+    }
+
+    /// The bytes that go in the payload row.
+    pub fn stored_bytes(&self) -> &[u8] {
+        match &self.meta.edit {
+            Some(e) => e.middle(&self.body),
+            None => &self.body,
+        }
+    }
+
+    /// Rebuilds a payload from its row: `stored` is the row, `event_body` the event's body.
+    pub fn from_row(meta: &PayloadMeta, event_body: &[u8], stored: &[u8]) -> Option<StoredPayload> {
+        let body = match &meta.edit {
+            Some(e) => e.apply(event_body, stored)?,
+            None => stored.to_vec(),
+        };
+        Some(StoredPayload {
+            body,
+            meta: meta.clone(),
+        })
+    }
 }
 
 /// One HTTP try, kept forever with the exact request sent (SPEC §1 "Attempt").
@@ -238,6 +336,48 @@ pub struct EndpointState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_edit_round_trips_and_keeps_only_the_change() {
+        let note = "n".repeat(200);
+        let base = format!(r#"{{"data":{{"card":"4242","email":"a@b.c","note":"{note}"}}}}"#);
+        let redacted = format!(r#"{{"data":{{"email":"***","note":"{note}"}}}}"#);
+        let enriched =
+            format!(r#"{{"data":{{"card":"4242","email":"a@b.c","note":"{note}","x":1}}}}"#);
+        let a = "a".repeat(100);
+        let cases: Vec<(&[u8], Vec<u8>, Option<usize>)> = vec![
+            // (base, body, expected stored length, None = stored whole)
+            (base.as_bytes(), base.clone().into_bytes(), Some(0)),
+            (base.as_bytes(), redacted.clone().into_bytes(), Some(11)),
+            (base.as_bytes(), enriched.clone().into_bytes(), Some(6)),
+            // Repeated bytes: prefix and suffix must not overlap.
+            (a.as_bytes(), "a".repeat(103).into_bytes(), Some(3)),
+            (a.as_bytes(), "a".repeat(97).into_bytes(), Some(0)),
+            (base.as_bytes(), b"{\"text\":\"reshaped\"}".to_vec(), None),
+            (b"{\"short\":1}", b"{\"short\":2}".to_vec(), None),
+            (b"", b"anything".to_vec(), None),
+        ];
+        for (i, (base, body, stored)) in cases.into_iter().enumerate() {
+            let p = StoredPayload::new(base, body.clone(), vec![], vec![]);
+            assert_eq!(
+                p.meta.edit.map(|_| p.stored_bytes().len()),
+                stored,
+                "case {i}"
+            );
+            let back = StoredPayload::from_row(&p.meta, base, p.stored_bytes()).unwrap();
+            assert_eq!(back.body, body, "case {i}");
+        }
+        // An edit that does not fit the event it is applied to is refused, not mis-applied.
+        let p = StoredPayload::new(base.as_bytes(), redacted.into_bytes(), vec![], vec![]);
+        assert!(StoredPayload::from_row(&p.meta, b"{}", p.stored_bytes()).is_none());
+        // Records written before edits existed store the whole body and read back unchanged.
+        let old: PayloadMeta = serde_json::from_str(r#"{"headers":[],"plugins":[]}"#).unwrap();
+        assert_eq!(old.edit, None);
+        assert_eq!(
+            StoredPayload::from_row(&old, b"", b"whole").unwrap().body,
+            b"whole"
+        );
+    }
 
     #[test]
     fn ids_sort_in_creation_order_within_a_millisecond() {

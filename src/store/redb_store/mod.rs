@@ -166,12 +166,13 @@ impl Store for RedbStore {
             };
             let payload = match &delivery.payload {
                 None => None,
-                Some(meta) => pay_t.get(id).map_err(storage)?.map(|b| {
-                    Arc::new(StoredPayload {
-                        body: b.value().to_vec(),
-                        meta: meta.clone(),
-                    })
-                }),
+                Some(meta) => match pay_t.get(id).map_err(storage)? {
+                    None => None,
+                    Some(row) => Some(Arc::new(
+                        StoredPayload::from_row(meta, event.body.as_bytes(), row.value())
+                            .ok_or_else(|| corrupt_payload(id))?,
+                    )),
+                },
             };
             scan.items.push(DueDelivery {
                 delivery,
@@ -236,9 +237,31 @@ impl Store for RedbStore {
 
     async fn payload_body(&self, delivery_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.read()?;
+        let del_t = txn.open_table(DELIVERIES).map_err(storage)?;
+        let Some(d) = del_t.get(delivery_id).map_err(storage)? else {
+            return Ok(None);
+        };
+        let d: DeliveryRecord = decode("deliveries", d.value())?;
+        let Some(meta) = d.payload else {
+            return Ok(None);
+        };
         let t = txn.open_table(PAYLOADS).map_err(storage)?;
-        let v = t.get(delivery_id).map_err(storage)?;
-        Ok(v.map(|v| v.value().to_vec()))
+        let Some(row) = t.get(delivery_id).map_err(storage)? else {
+            return Ok(None);
+        };
+        let event_body = match meta.edit {
+            None => String::new(),
+            Some(_) => {
+                let ev_t = txn.open_table(EVENTS).map_err(storage)?;
+                match ev_t.get(d.event_id.as_str()).map_err(storage)? {
+                    Some(e) => decode::<EventRecord>("events", e.value())?.body,
+                    None => return Err(corrupt_payload(delivery_id)),
+                }
+            }
+        };
+        let p = StoredPayload::from_row(&meta, event_body.as_bytes(), row.value())
+            .ok_or_else(|| corrupt_payload(delivery_id))?;
+        Ok(Some(p.body))
     }
 
     async fn endpoint_deliveries(
