@@ -281,6 +281,31 @@ async fn one_lane_keeps_running_chains_past_a_looping_one() {
     assert!(elapsed >= Duration::from_millis(3000), "{elapsed:?}");
 }
 
+/// A guest that sleeps waits in a host await (WASI clocks), out of the epoch callback's reach:
+/// the outer timeout still ends the call at the deadline, as a deadline error.
+#[tokio::test]
+async fn sleeping_in_a_host_call_still_meets_the_deadline() {
+    let env = env();
+    let limits = PluginLimits {
+        timeout: Duration::from_millis(300),
+        ..PluginLimits::default()
+    };
+    env.host
+        .load("sleepy", &guests().fixture, limits, Grants::default())
+        .await
+        .unwrap();
+    let t = Instant::now();
+    let e = failed(
+        env.run(
+            &[entry("sleepy", json!({"mode": "sleep"}), OnError::Retry)],
+            b"x",
+        )
+        .await,
+    );
+    assert_eq!(e.to_string(), "plugin sleepy: deadline of 300 ms exceeded");
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
 #[tokio::test]
 async fn memory_cap_is_enforced() {
     let env = env();
