@@ -8,20 +8,25 @@
 //! drains whatever chains are queued one after another while the caches are warm.
 //!
 //! A lane does not serialise waiting: chains are polled together (`FuturesUnordered`), so one
-//! waiting on its `http` import or yielding at an epoch tick lets the next one run. The lane
-//! count follows the machine (half the cores, at least one), so plugins never take every core
-//! from ingest and delivery.
+//! waiting on its `http` import or yielding at an epoch tick lets the next one run. Once a busy
+//! stretch has lasted an epoch tick, the lane yields to the runtime after the next chain ends,
+//! so a stream of short chains does not hold a worker thread from ingest and deliveries. The
+//! lane count follows the machine (half the cores, at least one), so plugins never take every
+//! core.
 //!
 //! The host has a fixed instance pool; a chain first takes a slot (waiting for one rather than
 //! failing), so a lane never holds more chains than the pool can instantiate.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::plugins::{ChainEntry, ChainOutcome, Input, PluginHost, MAX_CONCURRENT_INSTANCES};
+use crate::plugins::{
+    ChainEntry, ChainOutcome, Input, PluginHost, EPOCH_TICK, MAX_CONCURRENT_INSTANCES,
+};
 
 /// Chains running or queued at once: below the host's instance pool, so a chain waits for a
 /// slot rather than failing to instantiate.
@@ -91,13 +96,25 @@ impl PluginLanes {
 async fn lane(host: Arc<PluginHost>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut running = FuturesUnordered::new();
     let mut open = true;
+    let mut since_yield = Instant::now();
     loop {
         tokio::select! {
             // Finish what runs before taking more: keeps the batch warm and bounded.
             biased;
-            Some(()) = running.next(), if !running.is_empty() => {}
+            Some(()) = running.next(), if !running.is_empty() => {
+                // A long batch would hold this runtime worker: give other tasks (ingest,
+                // deliveries) a turn at least once per epoch tick, as a lone guest would.
+                if since_yield.elapsed() >= EPOCH_TICK {
+                    tokio::task::yield_now().await;
+                    since_yield = Instant::now();
+                }
+            }
             job = jobs.recv(), if open => match job {
                 Some(Job { chain, input, reply }) => {
+                    if running.is_empty() {
+                        // Idle until now: a busy stretch starts here.
+                        since_yield = Instant::now();
+                    }
                     let host = Arc::clone(&host);
                     running.push(async move {
                         let outcome = host.run_chain(&chain, input).await;
