@@ -163,11 +163,8 @@ async fn each_call_gets_a_fresh_instance() {
     }
 }
 
-/// On a single-threaded runtime: the looping guest must yield, so other chains keep running,
-/// and must be stopped at its deadline.
-#[tokio::test(flavor = "current_thread")]
-async fn deadline_stops_loop_and_runtime_keeps_serving() {
-    let env = env();
+/// Loads the fixture twice: as `loop` with a 3 s deadline (the looping guest) and as `f`.
+async fn load_loop_and_fixture(env: &Env) {
     let limits = PluginLimits {
         timeout: Duration::from_millis(3000),
         ..PluginLimits::default()
@@ -177,6 +174,14 @@ async fn deadline_stops_loop_and_runtime_keeps_serving() {
         .await
         .unwrap();
     env.fixture("f", Grants::default()).await;
+}
+
+/// On a single-threaded runtime: the looping guest must yield, so other chains keep running,
+/// and must be stopped at its deadline.
+#[tokio::test(flavor = "current_thread")]
+async fn deadline_stops_loop_and_runtime_keeps_serving() {
+    let env = env();
+    load_loop_and_fixture(&env).await;
 
     let host = env.host.clone();
     let started = Instant::now();
@@ -224,15 +229,7 @@ async fn deadline_stops_loop_and_runtime_keeps_serving() {
 async fn one_lane_keeps_running_chains_past_a_looping_one() {
     use hookgate::dispatch::plugin_lane::PluginLanes;
     let env = env();
-    let limits = PluginLimits {
-        timeout: Duration::from_millis(3000),
-        ..PluginLimits::default()
-    };
-    env.host
-        .load("loop", &guests().fixture, limits, Grants::default())
-        .await
-        .unwrap();
-    env.fixture("f", Grants::default()).await;
+    load_loop_and_fixture(&env).await;
     let lanes = Arc::new(PluginLanes::start(Arc::new(env.host.clone()), 1));
     assert_eq!(lanes.count(), 1);
 

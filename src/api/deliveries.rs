@@ -76,13 +76,14 @@ pub async fn get_delivery(
     let mut v = delivery_json(&d);
     v["event_type"] = json!(event.as_ref().map(|e| e.event_type.clone()));
     // What was (or will be) sent: the plugin chain's output when there is one.
+    let event_body = event.map(|e| e.body);
     let body = match &d.payload {
         Some(_) => state
             .store
-            .payload_body(&d.id)
+            .payload_body(&d, event_body.as_deref().unwrap_or_default())
             .await?
             .map(|b| String::from_utf8_lossy(&b).into_owned()),
-        None => event.map(|e| e.body),
+        None => event_body,
     };
     v["body"] = json!(body);
     v["plugins"] = json!(d.payload.as_ref().map(|p| &p.plugins));

@@ -198,8 +198,13 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
     ) -> Result<Option<(DeliveryRecord, Vec<AttemptRecord>)>, StoreError>;
 
-    /// The body a plugin chain produced for a delivery, if it has one.
-    async fn payload_body(&self, delivery_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The body a plugin chain produced for `delivery` (already read by the caller, with its
+    /// event's body, which a stored edit is applied to), if it has one.
+    async fn payload_body(
+        &self,
+        delivery: &DeliveryRecord,
+        event_body: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Deliveries of an endpoint, newest first, optionally filtered by status.
     async fn endpoint_deliveries(

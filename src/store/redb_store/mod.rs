@@ -235,32 +235,21 @@ impl Store for RedbStore {
         Ok(Some((d, attempts)))
     }
 
-    async fn payload_body(&self, delivery_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn payload_body(
+        &self,
+        delivery: &DeliveryRecord,
+        event_body: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(meta) = &delivery.payload else {
+            return Ok(None);
+        };
         let txn = self.read()?;
-        let del_t = txn.open_table(DELIVERIES).map_err(storage)?;
-        let Some(d) = del_t.get(delivery_id).map_err(storage)? else {
-            return Ok(None);
-        };
-        let d: DeliveryRecord = decode("deliveries", d.value())?;
-        let Some(meta) = d.payload else {
-            return Ok(None);
-        };
         let t = txn.open_table(PAYLOADS).map_err(storage)?;
-        let Some(row) = t.get(delivery_id).map_err(storage)? else {
+        let Some(row) = t.get(delivery.id.as_str()).map_err(storage)? else {
             return Ok(None);
         };
-        let event_body = match meta.edit {
-            None => String::new(),
-            Some(_) => {
-                let ev_t = txn.open_table(EVENTS).map_err(storage)?;
-                match ev_t.get(d.event_id.as_str()).map_err(storage)? {
-                    Some(e) => decode::<EventRecord>("events", e.value())?.body,
-                    None => return Err(corrupt_payload(delivery_id)),
-                }
-            }
-        };
-        let p = StoredPayload::from_row(&meta, event_body.as_bytes(), row.value())
-            .ok_or_else(|| corrupt_payload(delivery_id))?;
+        let p = StoredPayload::from_row(meta, event_body.as_bytes(), row.value())
+            .ok_or_else(|| corrupt_payload(&delivery.id))?;
         Ok(Some(p.body))
     }
 
