@@ -184,7 +184,17 @@ pub struct PayloadMeta {
     /// body (see [`BodyEdit`]); absent when the whole body is stored (and on older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit: Option<BodyEdit>,
+    /// The stored bytes themselves, when they are short UTF-8 (at most [`INLINE_MAX`] bytes):
+    /// then they live in the delivery record and there is no payload row. Why: the record is
+    /// rewritten after the first attempt anyway, while a row is one more B-tree insert (and
+    /// dirty page) per delivery; with edits most chain outputs are a few bytes (a redaction's
+    /// nothing, an enrichment's new field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
 }
+
+/// Longest stored part kept inline in the delivery record (see [`PayloadMeta::inline`]).
+pub const INLINE_MAX: usize = 256;
 
 /// How a chain output relates to its event's body: the first `prefix` and last `suffix` bytes
 /// are the event's, only the middle is stored.
@@ -267,17 +277,23 @@ impl StoredPayload {
         plugins: Vec<PluginVersion>,
     ) -> StoredPayload {
         let edit = BodyEdit::between(event_body, &body);
-        StoredPayload {
+        let mut p = StoredPayload {
             body,
             meta: PayloadMeta {
                 headers,
                 plugins,
                 edit,
+                inline: None,
             },
+        };
+        let stored = p.stored_bytes();
+        if stored.len() <= INLINE_MAX {
+            p.meta.inline = std::str::from_utf8(stored).ok().map(str::to_owned);
         }
+        p
     }
 
-    /// The bytes that go in the payload row.
+    /// The part of the body that is stored: in the record when inline, else in a payload row.
     pub fn stored_bytes(&self) -> &[u8] {
         match &self.meta.edit {
             Some(e) => e.middle(&self.body),
@@ -285,7 +301,13 @@ impl StoredPayload {
         }
     }
 
-    /// Rebuilds a payload from its row: `stored` is the row, `event_body` the event's body.
+    /// Whether the stored bytes need a payload row (they are not inline in the record).
+    pub fn needs_row(&self) -> bool {
+        self.meta.inline.is_none()
+    }
+
+    /// Rebuilds a payload from its stored bytes (`meta.inline`, or the payload row when there
+    /// is none); `event_body` is the event's body.
     pub fn from_row(meta: &PayloadMeta, event_body: &[u8], stored: &[u8]) -> Option<StoredPayload> {
         let body = match &meta.edit {
             Some(e) => e.apply(event_body, stored)?,
@@ -367,12 +389,31 @@ mod tests {
             let back = StoredPayload::from_row(&p.meta, base, p.stored_bytes()).unwrap();
             assert_eq!(back.body, body, "case {i}");
         }
+        // Short UTF-8 stored parts live in the delivery record; long or binary ones need a row.
+        let long = "r".repeat(INLINE_MAX + 1).into_bytes();
+        for (body, inline) in [
+            (base.clone().into_bytes(), Some("")),
+            (
+                b"{\"text\":\"reshaped\"}".to_vec(),
+                Some("{\"text\":\"reshaped\"}"),
+            ),
+            (long.clone(), None),
+            (vec![0xff, 0xfe], None),
+        ] {
+            let p = StoredPayload::new(base.as_bytes(), body.clone(), vec![], vec![]);
+            assert_eq!(p.meta.inline.as_deref(), inline);
+            assert_eq!(p.needs_row(), inline.is_none());
+            if let Some(text) = inline {
+                let back = StoredPayload::from_row(&p.meta, base.as_bytes(), text.as_bytes());
+                assert_eq!(back.unwrap().body, body);
+            }
+        }
         // An edit that does not fit the event it is applied to is refused, not mis-applied.
         let p = StoredPayload::new(base.as_bytes(), redacted.into_bytes(), vec![], vec![]);
         assert!(StoredPayload::from_row(&p.meta, b"{}", p.stored_bytes()).is_none());
         // Records written before edits existed store the whole body and read back unchanged.
         let old: PayloadMeta = serde_json::from_str(r#"{"headers":[],"plugins":[]}"#).unwrap();
-        assert_eq!(old.edit, None);
+        assert_eq!((old.edit, old.inline.as_deref()), (None, None));
         assert_eq!(
             StoredPayload::from_row(&old, b"", b"whole").unwrap().body,
             b"whole"

@@ -166,13 +166,7 @@ impl Store for RedbStore {
             };
             let payload = match &delivery.payload {
                 None => None,
-                Some(meta) => match pay_t.get(id).map_err(storage)? {
-                    None => None,
-                    Some(row) => Some(Arc::new(
-                        StoredPayload::from_row(meta, event.body.as_bytes(), row.value())
-                            .ok_or_else(|| corrupt_payload(id))?,
-                    )),
-                },
+                Some(meta) => load_payload(&pay_t, id, meta, event.body.as_bytes())?.map(Arc::new),
             };
             scan.items.push(DueDelivery {
                 delivery,
@@ -245,12 +239,8 @@ impl Store for RedbStore {
         };
         let txn = self.read()?;
         let t = txn.open_table(PAYLOADS).map_err(storage)?;
-        let Some(row) = t.get(delivery.id.as_str()).map_err(storage)? else {
-            return Ok(None);
-        };
-        let p = StoredPayload::from_row(meta, event_body.as_bytes(), row.value())
-            .ok_or_else(|| corrupt_payload(&delivery.id))?;
-        Ok(Some(p.body))
+        let p = load_payload(&t, &delivery.id, meta, event_body.as_bytes())?;
+        Ok(p.map(|p| p.body))
     }
 
     async fn endpoint_deliveries(
@@ -506,6 +496,73 @@ mod tests {
         let key = MasterKey::parse(&"ab".repeat(32), "test").unwrap();
         let s = RedbStore::open(dir.path(), key).unwrap();
         (dir, s)
+    }
+
+    /// A chain output is kept inline in the delivery record or in a payload row depending on
+    /// its size and bytes; either way `due` and `payload_body` give back exactly the bytes, also
+    /// after a restart.
+    #[tokio::test]
+    async fn chain_outputs_read_back_whole_inline_or_in_a_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = || MasterKey::parse(&"ab".repeat(32), "test").unwrap();
+        let note = "n".repeat(400);
+        let body = format!(r#"{{"data":{{"card":"4242","note":"{note}"}}}}"#);
+        let outputs: Vec<(Vec<u8>, bool)> = vec![
+            // (chain output, expected in a row)
+            (
+                format!(r#"{{"data":{{"note":"{note}"}}}}"#).into_bytes(),
+                false,
+            ),
+            (format!(r#"{{"text":"{note}"}}"#).into_bytes(), true),
+            (b"{\"text\":\"short\"}".to_vec(), false),
+            (vec![0xff; 10], true),
+        ];
+        let event = EventRecord {
+            id: "evt_1".into(),
+            event_type: "t".into(),
+            tenant: "acme".into(),
+            timestamp_ms: 1,
+            body: body.clone(),
+            deliveries: (0..outputs.len())
+                .map(|i| DeliveryRef {
+                    id: format!("del_{i}"),
+                    endpoint_id: "ep".into(),
+                })
+                .collect(),
+        };
+        let s = RedbStore::open(dir.path(), key()).unwrap();
+        s.ingest(vec![event]).await.unwrap();
+        for (i, (out, in_row)) in outputs.iter().enumerate() {
+            let (delivery, _) = s.delivery(&format!("del_{i}")).await.unwrap().unwrap();
+            let payload = StoredPayload::new(body.as_bytes(), out.clone(), vec![], vec![]);
+            assert_eq!(payload.needs_row(), *in_row, "output {i}");
+            let outcome = AttemptOutcome {
+                delivery,
+                attempt: None,
+                payload: Some(payload),
+                status: DeliveryStatus::Pending,
+                next_attempt_ms: Some(1),
+                fifo: false,
+                endpoint_effect: EndpointEffect::None,
+                reason: None,
+            };
+            s.record(vec![outcome]).await.unwrap();
+        }
+        check_outputs(&s, &body, &outputs).await;
+        drop(s);
+        let s = RedbStore::open(dir.path(), key()).unwrap();
+        check_outputs(&s, &body, &outputs).await;
+    }
+
+    async fn check_outputs(s: &RedbStore, body: &str, outputs: &[(Vec<u8>, bool)]) {
+        let scan = s.due("ep", 10, &HashSet::new(), 100).await.unwrap();
+        assert_eq!(scan.items.len(), outputs.len());
+        for (item, (out, _)) in scan.items.iter().zip(outputs) {
+            let id = &item.delivery.id;
+            assert_eq!(&item.payload.as_ref().unwrap().body, out, "{id} from due");
+            let stored = s.payload_body(&item.delivery, body).await.unwrap();
+            assert_eq!(stored.as_ref(), Some(out), "{id} from payload_body");
+        }
     }
 
     #[test]

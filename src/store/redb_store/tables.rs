@@ -4,10 +4,10 @@
 //! (endpoint, due time, delivery id), which is what makes "next due delivery of this endpoint" a
 //! single B-tree seek however large the backlog is.
 
-use redb::TableDefinition;
+use redb::{ReadableTable, TableDefinition};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::store::StoreError;
+use crate::store::{PayloadMeta, StoreError, StoredPayload};
 
 /// `event id → EventRecord`.
 pub const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
@@ -83,4 +83,26 @@ pub fn corrupt_payload(delivery_id: &str) -> StoreError {
         table: "payloads",
         detail: format!("payload of {delivery_id} does not fit its event body"),
     }
+}
+
+/// A delivery's stored chain output, rebuilt: from its record when the bytes are inline, else
+/// from its row in `payloads` (`None` when that row is missing, so the chain runs again).
+pub fn load_payload(
+    payloads: &impl ReadableTable<&'static str, &'static [u8]>,
+    delivery_id: &str,
+    meta: &PayloadMeta,
+    event_body: &[u8],
+) -> Result<Option<StoredPayload>, StoreError> {
+    let rebuilt = match &meta.inline {
+        Some(inline) => StoredPayload::from_row(meta, event_body, inline.as_bytes()),
+        None => {
+            let Some(row) = payloads.get(delivery_id).map_err(storage)? else {
+                return Ok(None);
+            };
+            StoredPayload::from_row(meta, event_body, row.value())
+        }
+    };
+    rebuilt
+        .map(Some)
+        .ok_or_else(|| corrupt_payload(delivery_id))
 }

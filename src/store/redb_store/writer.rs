@@ -311,7 +311,9 @@ fn record(
         }
         d.updated_ms = now;
         if let (Some(p), None) = (&o.payload, &d.payload) {
-            pay_t.insert(id, p.stored_bytes()).map_err(storage)?;
+            if p.needs_row() {
+                pay_t.insert(id, p.stored_bytes()).map_err(storage)?;
+            }
             d.payload = Some(p.meta.clone());
         }
         let mut effect = o.endpoint_effect;
