@@ -60,6 +60,7 @@ mod plugin_config;
 pub mod headers;
 pub mod http;
 pub mod json;
+pub mod json_edit;
 pub mod kv;
 pub mod log;
 #[cfg(not(target_arch = "wasm32"))]

@@ -7,8 +7,14 @@
 //! Pointers that do not resolve are skipped, because optional fields are the common case and
 //! a missing secret is already redacted. `mask_with` may be any JSON value (default `"***"`);
 //! masking keeps the key so receivers that expect it keep working.
+//!
+//! The body is edited as text (`json_edit`): every byte outside the redacted fields is sent as
+//! the publisher wrote it — key order, spacing, number formatting. Only a body with a
+//! duplicate key on a redacted path is parsed into a tree and re-serialized, so every copy of
+//! that key is redacted whichever one the receiver would read.
 
 use hookgate_plugin_sdk::json::{remove, validate_pointer};
+use hookgate_plugin_sdk::json_edit::{self, EditError};
 use hookgate_plugin_sdk::{Decision, Delivery, Plugin, Value};
 use serde::Deserialize;
 
@@ -63,6 +69,23 @@ impl RedactConfig {
         }
         removed + masked
     }
+
+    /// Applies removals then masks to JSON `text` in place, touching only the redacted spans;
+    /// returns how many fields were changed. `text` must be JSON ([`json_edit::check`]).
+    pub fn apply_text(&self, text: &mut String) -> Result<usize, EditError> {
+        let mut changed = 0;
+        for p in &self.remove {
+            changed += usize::from(json_edit::remove(text, p)?);
+        }
+        if !self.mask.is_empty() {
+            // Serializing a `Value` cannot fail (its keys are strings).
+            let mask = self.mask_with.to_string();
+            for p in &self.mask {
+                changed += usize::from(json_edit::replace(text, p, &mask)?);
+            }
+        }
+        Ok(changed)
+    }
 }
 
 /// The plugin type exported to Hookgate.
@@ -73,14 +96,25 @@ impl Plugin for Redact {
         let cfg: RedactConfig =
             hookgate_plugin_sdk::config().map_err(|e| format!("redact: {e}"))?;
         cfg.validate().map_err(|e| format!("redact: {e}"))?;
-        let mut body = delivery.json().map_err(|e| format!("redact: {e}"))?;
-        let changed = cfg.apply(&mut body);
-        if changed == 0 {
-            // Nothing matched: keep the original bytes (and key order/formatting) intact.
-            return Ok(delivery.deliver_unchanged());
+        let text = std::str::from_utf8(delivery.body())
+            .map_err(|e| format!("redact: body is not valid JSON: {e}"))?;
+        json_edit::check(text).map_err(|e| format!("redact: {e}"))?;
+        let mut edited = text.to_owned();
+        match cfg.apply_text(&mut edited) {
+            // Nothing matched: the original bytes go out as they came.
+            Ok(0) => Ok(delivery.deliver_unchanged()),
+            Ok(_) => {
+                let (_, headers) = delivery.into_body_and_headers();
+                Ok(Decision::deliver(edited, headers))
+            }
+            Err(EditError::DuplicateKey(_)) => {
+                let mut body = delivery.json().map_err(|e| format!("redact: {e}"))?;
+                cfg.apply(&mut body);
+                let (_, headers) = delivery.into_body_and_headers();
+                Ok(Decision::deliver_json(&body, headers))
+            }
+            Err(e) => Err(format!("redact: {e}")),
         }
-        let (_, headers) = delivery.into_body_and_headers();
-        Ok(Decision::deliver_json(&body, headers))
     }
 }
 
@@ -117,6 +151,53 @@ mod tests {
         let mut body = json!({"data": {"ssn": {"a": 1}}});
         c.apply(&mut body);
         assert_eq!(body, json!({"data": {"ssn": null}}));
+    }
+
+    fn handle_text(config: Value, body: &str) -> Result<String, String> {
+        testing::reset();
+        testing::set_config(&config);
+        let d = testing::delivery("t", &json!({}));
+        let d = testing::delivery_with_body(d.event().clone(), body.into(), vec![]);
+        let out = Redact::handle(d)?;
+        Ok(String::from_utf8(out.body().unwrap().to_vec()).unwrap())
+    }
+
+    #[test]
+    fn only_the_redacted_bytes_change() {
+        let body = r#"{"z": 1, "data": {"card": "4242",  "email": "a@b.c", "amount": 1.50}}"#;
+        let out = handle_text(
+            json!({"remove": ["/data/card"], "mask": ["/data/email"]}),
+            body,
+        );
+        assert_eq!(
+            out.unwrap(),
+            r#"{"z": 1, "data": {"email": "***", "amount": 1.50}}"#
+        );
+        // Nothing to redact: the body is passed on byte for byte.
+        let out = handle_text(json!({"remove": ["/data/nope"]}), body);
+        assert_eq!(out.unwrap(), body);
+    }
+
+    #[test]
+    fn every_copy_of_a_duplicated_key_is_redacted() {
+        let body = r#"{"data": {"card": "1111", "card": "2222", "k": 1}}"#;
+        let out = handle_text(json!({"remove": ["/data/card"]}), body).unwrap();
+        assert!(!out.contains("1111") && !out.contains("2222"), "{out}");
+        assert_eq!(
+            hookgate_plugin_sdk::serde_json::from_str::<Value>(&out).unwrap(),
+            json!({"data": {"k": 1}})
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_an_error() {
+        for body in [r#"{"data": "#, "not json", r#"{"a":1} trailing"#] {
+            let e = handle_text(json!({"remove": ["/a"]}), body).unwrap_err();
+            assert!(
+                e.starts_with("redact: body is not valid JSON"),
+                "{body}: {e}"
+            );
+        }
     }
 
     #[test]
