@@ -237,8 +237,11 @@ async fn one_lane_keeps_running_chains_past_a_looping_one() {
     let looping = {
         let lanes = Arc::clone(&lanes);
         tokio::spawn(async move {
-            let chain = vec![entry("loop", json!({"mode": "loop"}), OnError::Retry)];
-            (lanes.run(chain, input(b"x")).await, started.elapsed())
+            let chain = [entry("loop", json!({"mode": "loop"}), OnError::Retry)];
+            (
+                lanes.run(chain.into(), input(b"x")).await,
+                started.elapsed(),
+            )
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -247,12 +250,12 @@ async fn one_lane_keeps_running_chains_past_a_looping_one() {
         .map(|i| {
             let lanes = Arc::clone(&lanes);
             tokio::spawn(async move {
-                let chain = vec![entry(
+                let chain = [entry(
                     "f",
                     json!({"mode": "append", "tag": i.to_string()}),
                     OnError::Retry,
                 )];
-                lanes.run(chain, input(b"x")).await
+                lanes.run(chain.into(), input(b"x")).await
             })
         })
         .collect();
@@ -1020,10 +1023,20 @@ async fn per_call_cost() {
         .await
         .unwrap();
     env.fixture("f", Grants::default()).await;
-    let small = json!({"data": {"name": "bob", "pad": "x".repeat(1000)}}).to_string();
-    let large = json!({"data": {"name": "bob", "items": (0..2000).map(|i| json!({"i": i, "s": "abcdefghij"})).collect::<Vec<_>>()}}).to_string();
+    // The example `redact` plugin, as `hookgate bench plugin` runs it, when it has been built.
+    let redact = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("plugins/target/wasm32-wasip2/release/redact.wasm");
+    let redact = redact.exists().then_some(redact);
+    if let Some(wasm) = &redact {
+        env.host
+            .load("redact", wasm, relaxed_limits(), Grants::default())
+            .await
+            .unwrap();
+    }
+    let small = json!({"data": {"name": "bob", "seq": 7, "pad": "x".repeat(1000)}}).to_string();
+    let large = json!({"data": {"name": "bob", "seq": 7, "items": (0..2000).map(|i| json!({"i": i, "s": "abcdefghij"})).collect::<Vec<_>>()}}).to_string();
     println!("bodies: {} B and {} B", small.len(), large.len());
-    let cases = [
+    let mut cases = vec![
         (
             "identity (minimal guest)",
             entry("id", json!(null), OnError::Retry),
@@ -1041,6 +1054,12 @@ async fn per_call_cost() {
             ),
         ),
     ];
+    if redact.is_some() {
+        cases.push((
+            "example redact, remove /data/seq",
+            entry("redact", json!({"remove": ["/data/seq"]}), OnError::Retry),
+        ));
+    }
     for (label, e) in cases {
         for (size, body) in [("1 KiB", &small), ("64 KiB", &large)] {
             let n = if body.len() > 10_000 { 2_000 } else { 10_000 };

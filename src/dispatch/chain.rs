@@ -5,11 +5,13 @@
 //! The chain runs once per delivery; its output is stored with the first outcome, so every retry
 //! sends identical bytes and the delivery log can say which plugin versions produced them.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::registry::LiveEndpoint;
 use super::Shared;
-use crate::config::OnError as ConfigOnError;
+use crate::config::{EndpointConfig, OnError as ConfigOnError};
 use crate::delivery::headers::{self, AttemptIds};
 use crate::plugins::{ChainEntry, ChainOutcome, EndpointInfo, EventInfo, Input, OnError};
 use crate::store::{rfc3339, DueDelivery, PluginVersion, StoredPayload};
@@ -45,6 +47,19 @@ fn on_error(p: ConfigOnError) -> OnError {
     }
 }
 
+/// An endpoint's `plugins:` list in the form the plugin host runs.
+pub fn chain_entries(config: &EndpointConfig) -> Arc<[ChainEntry]> {
+    config
+        .plugins
+        .iter()
+        .map(|p| ChainEntry {
+            plugin: p.name.clone(),
+            config_json: p.config.to_string(),
+            on_error: on_error(p.on_error),
+        })
+        .collect()
+}
+
 /// Decides what the attempt sends.
 pub async fn prepare(
     shared: &Shared,
@@ -72,16 +87,6 @@ pub async fn prepare(
             error: "plugins are not available in this gateway".into(),
         };
     };
-    let chain: Vec<ChainEntry> = live
-        .config
-        .plugins
-        .iter()
-        .map(|p| ChainEntry {
-            plugin: p.name.clone(),
-            config_json: p.config.to_string(),
-            on_error: on_error(p.on_error),
-        })
-        .collect();
     let input = Input {
         delivery_id: item.delivery.id.clone(),
         event: EventInfo {
@@ -97,7 +102,7 @@ pub async fn prepare(
         body: item.event.body.as_bytes().to_vec(),
         headers: custom,
     };
-    let Some(outcome) = lanes.run(chain, input).await else {
+    let Some(outcome) = lanes.run(Arc::clone(&live.chain), input).await else {
         return Prepared::Failed {
             error: "plugin host is shutting down".into(),
         };

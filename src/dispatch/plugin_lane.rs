@@ -34,7 +34,7 @@ const SLOTS: usize = (MAX_CONCURRENT_INSTANCES / 2) as usize;
 
 /// One chain to run and where its outcome goes.
 struct Job {
-    chain: Vec<ChainEntry>,
+    chain: Arc<[ChainEntry]>,
     input: Input,
     reply: oneshot::Sender<ChainOutcome>,
 }
@@ -76,7 +76,7 @@ impl PluginLanes {
 
     /// Runs `chain` over `input` on the next lane, once a pool slot is free; `None` if the lanes
     /// are gone (the runtime is shutting down).
-    pub async fn run(&self, chain: Vec<ChainEntry>, input: Input) -> Option<ChainOutcome> {
+    pub async fn run(&self, chain: Arc<[ChainEntry]>, input: Input) -> Option<ChainOutcome> {
         let _slot = self.slots.acquire().await.ok()?;
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
         let (reply, outcome) = oneshot::channel();

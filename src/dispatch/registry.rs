@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use arc_swap::ArcSwap;
 
+use super::chain::chain_entries;
 use crate::config::{Diagnostic, EndpointConfig, NetworkConfig};
+use crate::plugins::ChainEntry;
 use crate::signing::Secret;
 use crate::store::{EndpointState, ManagedEndpoint, Millis};
 
@@ -48,12 +50,16 @@ pub struct LiveEndpoint {
     pub secret_expiry: Vec<Option<Millis>>,
     /// Config file or API.
     pub origin: Origin,
+    /// The plugin chain as the plugin host runs it, built once per config load rather than for
+    /// every delivery (empty without plugins).
+    pub chain: Arc<[ChainEntry]>,
 }
 
 impl LiveEndpoint {
     /// A config-defined endpoint with its one secret.
     pub fn from_config(config: EndpointConfig, secret: Secret) -> Self {
         LiveEndpoint {
+            chain: chain_entries(&config),
             config,
             secrets: vec![secret],
             secret_expiry: vec![None],
@@ -74,6 +80,7 @@ impl LiveEndpoint {
         }
         let config = crate::config::parse_endpoint(&spec, network, plugin_names)?;
         Ok(LiveEndpoint {
+            chain: chain_entries(&config),
             config,
             secrets: rec
                 .secrets
