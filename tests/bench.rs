@@ -70,3 +70,51 @@ fn every_scenario_runs_and_reports() {
         }
     }
 }
+
+#[test]
+fn repeated_rounds_are_all_kept_and_summarised() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench.json");
+    let run = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args([
+            "bench",
+            "ingest",
+            "e2e",
+            "--repeat",
+            "2",
+            "--seconds",
+            "0.2",
+            "--concurrency",
+            "4",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "bench failed:\n{stdout}");
+    assert!(stdout.contains("medians over 2 rounds"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let rows: Vec<(String, u64)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["scenario"].as_str().unwrap().to_string(),
+                r["round"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [("ingest", 1), ("e2e", 1), ("ingest", 2), ("e2e", 2)]
+        .iter()
+        .map(|(s, r)| (s.to_string(), *r))
+        .collect();
+    assert_eq!(rows, expected);
+    let zero = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["bench", "e2e", "--repeat", "0"])
+        .output()
+        .unwrap();
+    assert!(!zero.status.success(), "--repeat 0 is refused");
+}

@@ -51,14 +51,19 @@ pub struct BenchArgs {
     /// Pending deliveries built up by the `backlog` scenario.
     #[arg(long, default_value_t = 1_000_000)]
     pub backlog: usize,
-    /// Transform plugin of the `plugin` scenario (run with `{"remove": ["/data/seq"]}`, so a
-    /// JSON parse, edit and serialize per delivery).
+    /// Transform plugin of the `plugin` scenario (run with `{"remove": ["/data/seq"]}`: the
+    /// example `redact`, which checks the body is JSON and cuts one field out of its text).
     #[arg(
         long,
         default_value = "plugins/target/wasm32-wasip2/release/redact.wasm"
     )]
     pub plugin: std::path::PathBuf,
-    /// Also write the results as JSON here.
+    /// Run the scenario list this many times, one round after another, and summarise the
+    /// medians. Pairs measured a minute apart on a shared machine differ by ±15%; the median of
+    /// interleaved rounds is what a ratio such as plugin/e2e should be judged on.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+    /// Also write the results as JSON here (every round's rows, each with its `round`).
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
 }
@@ -127,8 +132,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
             SCENARIOS.join(", ")
         ));
     }
-    let mut rows: Vec<Value> = Vec::new();
-    let mut baseline_rps = None;
+    let mut all_rows: Vec<Value> = Vec::new();
     println!(
         "hookgate bench: {} B events, {} in flight, {:.0} s per scenario, {} cores",
         a.size,
@@ -136,14 +140,41 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         a.seconds,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    for sc in &scenarios {
+    for round in 1..=a.repeat {
+        if a.repeat > 1 {
+            println!("\nround {round} of {}", a.repeat);
+        }
+        let rows = run_round(&scenarios, &a, dur).await?;
+        all_rows.extend(rows.into_iter().map(|mut r| {
+            r["round"] = json!(round);
+            r
+        }));
+    }
+    if a.repeat > 1 {
+        print_medians(&scenarios, &all_rows);
+    }
+    if let Some(p) = &a.out {
+        write_json(p, &all_rows, &a)?;
+    }
+    Ok(())
+}
+
+/// Runs every scenario once and prints the round's table.
+async fn run_round(
+    scenarios: &[String],
+    a: &BenchArgs,
+    dur: Duration,
+) -> anyhow::Result<Vec<Value>> {
+    let mut rows: Vec<Value> = Vec::new();
+    let mut baseline_rps = None;
+    for sc in scenarios {
         let p = Progress::new(sc);
         p.set(format!("{:.0} s of load", a.seconds));
         let row = match sc.as_str() {
             "backlog" => scenarios::backlog(a.backlog, a.size, &p).await?,
             "faults" => scenarios::faults(a.size, a.concurrency, dur, &p).await?,
             _ => {
-                let row = load_scenario(sc, &a, dur).await?;
+                let row = load_scenario(sc, a, dur).await?;
                 if sc == "baseline" {
                     baseline_rps = row["requests_per_s"].as_f64();
                 }
@@ -154,10 +185,63 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         rows.push(row);
     }
     print_table(&rows, baseline_rps);
-    if let Some(p) = &a.out {
-        write_json(p, &rows, &a)?;
+    Ok(rows)
+}
+
+/// Deliveries (or, without any, requests) per second of one row.
+fn rate_of(row: &Value) -> Option<f64> {
+    row["e2e"]["deliveries_per_s"]
+        .as_f64()
+        .or_else(|| row["requests_per_s"].as_f64())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
-    Ok(())
+}
+
+/// After several rounds: each scenario's median rate, and the plugin/e2e ratio of every round
+/// (the throughput target) with its median.
+fn print_medians(scenarios: &[String], rows: &[Value]) {
+    println!(
+        "\nmedians over {} rounds",
+        rows.iter()
+            .filter_map(|r| r["round"].as_u64())
+            .max()
+            .unwrap_or(0)
+    );
+    let rates = |sc: &str| -> Vec<(u64, f64)> {
+        rows.iter()
+            .filter(|r| r["scenario"] == sc)
+            .filter_map(|r| Some((r["round"].as_u64()?, rate_of(r)?)))
+            .collect()
+    };
+    for sc in scenarios {
+        let v: Vec<f64> = rates(sc).into_iter().map(|(_, x)| x).collect();
+        println!(
+            "{sc:<10} {:>10.0} /s  (min {:.0}, max {:.0})",
+            median(v.clone()),
+            v.iter().copied().fold(f64::INFINITY, f64::min),
+            v.iter().copied().fold(0.0, f64::max)
+        );
+    }
+    let (e2e, plugin) = (rates("e2e"), rates("plugin"));
+    let ratios: Vec<f64> = plugin
+        .iter()
+        .filter_map(|(round, p)| e2e.iter().find(|(r, _)| r == round).map(|(_, e)| p / e))
+        .collect();
+    if !ratios.is_empty() {
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "plugin/e2e deliveries: median {:.2}× (rounds: {})",
+            median(ratios.clone()),
+            each.join(" ")
+        );
+    }
 }
 
 /// baseline, ingest, e2e, fanout, latency: load for `dur`, then wait for every delivery.
