@@ -107,6 +107,7 @@ impl PluginHost {
     /// Runs `chain` over `input`. Uses one snapshot of the loaded plugins for the whole chain,
     /// so a concurrent reload never mixes versions within one delivery.
     pub async fn run_chain(&self, chain: &[ChainEntry], input: Input) -> ChainOutcome {
+        let _running = self.inner.ticker.running();
         let plugins: Arc<HashMap<String, Arc<LoadedPlugin>>> = self.inner.plugins.load_full();
         let mut delivery = Delivery {
             id: input.delivery_id,

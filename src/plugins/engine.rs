@@ -4,6 +4,9 @@
 //! instance allocator, so it is also part of the compiled-code cache key
 //! (`Engine::precompile_compatibility_hash`, see `cache.rs`).
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::Thread;
 use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -22,8 +25,63 @@ pub const MAX_PLUGIN_MEMORY: usize = 256 << 20;
 /// beyond it fails with a host error rather than waiting.
 pub const MAX_CONCURRENT_INSTANCES: u32 = 256;
 
+/// Ticks without a plugin call in flight after which the ticker sleeps until the next call:
+/// an idle gateway then wakes every few seconds instead of a thousand times a second.
+const IDLE_TICKS_BEFORE_PARKING: u32 = 100;
+
+/// How often a parked ticker checks whether its engine is gone.
+const PARKED_CHECK: Duration = Duration::from_secs(5);
+
+/// The epoch ticker's side of plugin calls: how many run, so the ticker can sleep while none
+/// does and be woken when one starts.
+#[derive(Debug)]
+pub(super) struct Ticker {
+    state: Arc<TickerState>,
+    thread: Thread,
+}
+
+#[derive(Debug, Default)]
+struct TickerState {
+    in_flight: AtomicUsize,
+    /// Epoch increments so far (read by tests).
+    ticks: AtomicU64,
+    parked: AtomicBool,
+}
+
+/// A call in flight; dropping it ends the call for the ticker.
+pub(super) struct Running<'a>(&'a Ticker);
+
+impl Ticker {
+    /// Marks a call as running until the guard drops, waking the ticker if it sleeps. Under
+    /// load the ticker is awake and `unpark` is one atomic swap, no system call.
+    pub(super) fn running(&self) -> Running<'_> {
+        if self.state.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            self.thread.unpark();
+        }
+        Running(self)
+    }
+
+    /// Epoch increments so far.
+    #[cfg(test)]
+    pub(super) fn ticks(&self) -> u64 {
+        self.state.ticks.load(Ordering::Acquire)
+    }
+
+    /// Whether the ticker sleeps because no call ran for a while.
+    #[cfg(test)]
+    pub(super) fn parked(&self) -> bool {
+        self.state.parked.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.state.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Builds the engine used for every plugin and starts its epoch ticker.
-pub(super) fn build() -> wasmtime::Result<Engine> {
+pub(super) fn build() -> wasmtime::Result<(Engine, Ticker)> {
     let mut pool = PoolingAllocationConfig::new();
     // One component instance per in-flight call.
     pool.total_component_instances(MAX_CONCURRENT_INSTANCES);
@@ -77,22 +135,100 @@ pub(super) fn build() -> wasmtime::Result<Engine> {
     // backtrace), gateway CPU per delivered event with a plugin 240–300 → 180–205 µs.
     config.concurrency_support(false);
     let engine = Engine::new(&config)?;
-    spawn_ticker(engine.weak())?;
-    Ok(engine)
+    let ticker = spawn_ticker(engine.weak())?;
+    Ok((engine, ticker))
 }
 
-/// Increments the epoch every `EPOCH_TICK` until the engine is dropped. Holding only a weak
-/// handle is what lets the thread end: a strong one would keep the engine alive forever.
-/// Without a ticker deadlines never fire, so failing to start it fails engine creation.
-fn spawn_ticker(engine: wasmtime::EngineWeak) -> std::io::Result<()> {
-    std::thread::Builder::new()
+/// Increments the epoch every `EPOCH_TICK` while plugin calls run, until the engine is
+/// dropped. After [`IDLE_TICKS_BEFORE_PARKING`] ticks with no call it parks until
+/// [`Ticker::running`] wakes it: a call that starts then gets its first tick within one
+/// `EPOCH_TICK` as usual (its deadline is wall-clock time, checked at each tick).
+///
+/// Holding only a weak handle is what lets the thread end: a strong one would keep the engine
+/// alive forever. Without a ticker deadlines never fire, so failing to start it fails engine
+/// creation.
+fn spawn_ticker(engine: wasmtime::EngineWeak) -> std::io::Result<Ticker> {
+    let state = Arc::new(TickerState::default());
+    let shared = Arc::clone(&state);
+    let handle = std::thread::Builder::new()
         .name("hookgate-epoch".into())
-        .spawn(move || loop {
-            std::thread::sleep(EPOCH_TICK);
-            match engine.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => break,
+        .spawn(move || {
+            let mut idle = 0u32;
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match engine.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+                shared.ticks.fetch_add(1, Ordering::AcqRel);
+                if shared.in_flight.load(Ordering::Acquire) > 0 {
+                    idle = 0;
+                    continue;
+                }
+                idle += 1;
+                if idle < IDLE_TICKS_BEFORE_PARKING {
+                    continue;
+                }
+                idle = 0;
+                shared.parked.store(true, Ordering::Release);
+                // `unpark` before `park` leaves a token, so a call starting between the load
+                // and the park is never missed.
+                while shared.in_flight.load(Ordering::Acquire) == 0 {
+                    std::thread::park_timeout(PARKED_CHECK);
+                    if engine.upgrade().is_none() {
+                        return;
+                    }
+                }
+                shared.parked.store(false, Ordering::Release);
             }
         })?;
-    Ok(())
+    Ok(Ticker {
+        state,
+        thread: handle.thread().clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Polls `f` every 10 ms for up to 10 s.
+    fn eventually(mut f: impl FnMut() -> bool) -> bool {
+        let end = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < end {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    #[test]
+    fn the_ticker_sleeps_while_no_call_runs_and_wakes_for_one() {
+        let (_engine, ticker) = build().unwrap();
+        assert!(eventually(|| ticker.parked()), "idle ticker never parked");
+        let before = ticker.ticks();
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(ticker.ticks(), before, "a parked ticker does not tick");
+
+        // The call wakes the ticker at once, not at its next periodic check (`PARKED_CHECK`).
+        let started = Instant::now();
+        let running = ticker.running();
+        assert!(
+            eventually(|| ticker.ticks() > before + 5 && !ticker.parked()),
+            "a running call wakes the ticker"
+        );
+        assert!(
+            started.elapsed() < PARKED_CHECK / 5,
+            "woken only by the periodic check: {:?}",
+            started.elapsed()
+        );
+        // While a call runs, the ticker never parks, however long the call.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!ticker.parked());
+        drop(running);
+        assert!(eventually(|| ticker.parked()), "parks again once idle");
+    }
 }

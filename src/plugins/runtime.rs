@@ -96,6 +96,8 @@ pub(super) struct Record {
 
 pub(super) struct Inner {
     pub(super) engine: Engine,
+    /// Plugin calls in flight, for the epoch ticker (which sleeps while there are none).
+    pub(super) ticker: engine::Ticker,
     linker: Linker<HostState>,
     cache_dir: Option<PathBuf>,
     pub(super) services: Services,
@@ -124,13 +126,14 @@ impl PluginHost {
     /// Creates the engine (and its epoch ticker) and links WASI p2 plus the Hookgate imports.
     pub fn new(opts: HostOptions) -> Result<PluginHost, PluginError> {
         let err = |e: wasmtime::Error| PluginError::load("<host>", format!("{e:#}"));
-        let engine = engine::build().map_err(err)?;
+        let (engine, ticker) = engine::build().map_err(err)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
         super::bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(err)?;
         Ok(PluginHost {
             inner: Arc::new(Inner {
                 engine,
+                ticker,
                 linker,
                 cache_dir: opts.cache_dir,
                 services: Services {
