@@ -5,7 +5,10 @@
 //! every time. Run from 64 scattered delivery tasks, each call starts with caches full of HTTP,
 //! redb and tokio state and costs about twice what it costs back to back (per-call benchmark
 //! with an 8 MiB cache sweep between calls: 23 → 39 µs for a JSON transform at 1 KiB). A lane
-//! drains whatever chains are queued one after another while the caches are warm.
+//! drains whatever chains are queued one after another while the caches are warm. Waking from
+//! idle, it first yields once, so the other deliveries the same scheduler scan started queue
+//! their chains too, and the batch is as long as the burst (under perf, the lane's CPU per
+//! delivery fell by about a third with this).
 //!
 //! A lane does not serialise waiting: chains are polled together (`FuturesUnordered`), so one
 //! waiting on its `http` import or yielding at an epoch tick lets the next one run. Once a busy
@@ -110,17 +113,22 @@ async fn lane(host: Arc<PluginHost>, mut jobs: mpsc::UnboundedReceiver<Job>) {
                 }
             }
             job = jobs.recv(), if open => match job {
-                Some(Job { chain, input, reply }) => {
+                Some(job) => {
                     if running.is_empty() {
-                        // Idle until now: a busy stretch starts here.
+                        // Idle until now: a busy stretch starts here. Deliveries come in
+                        // bursts (one scheduler scan starts many), so first let the tasks
+                        // already woken queue their chains too: they then run back to back.
+                        tokio::task::yield_now().await;
                         since_yield = Instant::now();
                     }
-                    let host = Arc::clone(&host);
-                    running.push(async move {
-                        let outcome = host.run_chain(&chain, input).await;
-                        // The delivery task may have gone (shutdown): nothing to tell it.
-                        let _ = reply.send(outcome);
-                    });
+                    for job in std::iter::once(job).chain(std::iter::from_fn(|| jobs.try_recv().ok())) {
+                        let host = Arc::clone(&host);
+                        running.push(async move {
+                            let outcome = host.run_chain(&job.chain, job.input).await;
+                            // The delivery task may have gone (shutdown): nothing to tell it.
+                            let _ = job.reply.send(outcome);
+                        });
+                    }
                 }
                 None => open = false,
             },
