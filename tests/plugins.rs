@@ -575,3 +575,46 @@ async fn replacing_a_plugin_under_load_loses_nothing_and_a_broken_file_changes_n
         .take(10)
         .all(|r| shapes(r) == "v2"));
 }
+
+/// `max_in_flight` caps the requests a receiver sees, not the deliveries whose chain is running:
+/// for an endpoint with plugins the scheduler starts twice the cap, and the receiver still never
+/// holds more than the cap at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_endpoint_starts_twice_its_cap_but_never_exceeds_it_at_the_receiver() {
+    let recv = Receiver::start().await;
+    recv.default_reply("/slow", Reply::sleep(Duration::from_secs(5)));
+    let t = TestDir::new();
+    let yaml = base_config(&format!(
+        "plugins:\n{}endpoints:\n  - id: slow\n    url: \"{{{{RECV}}}}/slow\"\n    max_in_flight: 4\n    plugins: [ {{ use: redact, config: {{ remove: [/data/x] }} }} ]\n",
+        plugin("redact", "redact.wasm", "")
+    ))
+    .replace("timeout: 1s", "timeout: 4s");
+    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    let api = Api::new(&gw);
+    assert_eq!(api.publish_numbered("x.y", 40).await, 202);
+    let in_flight = || async {
+        let text = reqwest::get(format!("{}/metrics", api.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("hookgate_attempts_in_flight "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(-1.0)
+    };
+    let mut started = -1.0;
+    for _ in 0..100 {
+        started = in_flight().await;
+        if started == 8.0 && recv.count("/slow") == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(started, 8.0, "twice max_in_flight started");
+    // Well inside the receiver's 5 s sleep: nothing else may have been let through.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(recv.count("/slow"), 4, "more requests than max_in_flight");
+    assert_eq!(in_flight().await, 8.0);
+}

@@ -117,7 +117,7 @@ impl LiveEndpoint {
         self.origin == Origin::Config
     }
 
-    /// How many attempts may be in flight to this endpoint (1 for FIFO: strict order).
+    /// How many requests may be in flight to this endpoint (1 for FIFO: strict order).
     pub fn in_flight_cap(&self) -> usize {
         if self.is_fifo() {
             1
@@ -126,6 +126,20 @@ impl LiveEndpoint {
                 .max_in_flight
                 .unwrap_or(DEFAULT_ENDPOINT_IN_FLIGHT)
                 .max(1)
+        }
+    }
+
+    /// How many deliveries the scheduler may start at once: the request cap, doubled for a
+    /// non-FIFO endpoint with plugins. Such a delivery spends the first part of its life in its
+    /// chain, before any request: counting that against the receiver's cap left the endpoint
+    /// latency-bound below what the machine could deliver. The request cap itself still holds
+    /// (the attempt takes a request slot after its chain, see `worker::attempt`).
+    pub fn start_cap(&self) -> usize {
+        let cap = self.in_flight_cap();
+        if self.is_fifo() || self.config.plugins.is_empty() {
+            cap
+        } else {
+            cap.saturating_mul(2)
         }
     }
 

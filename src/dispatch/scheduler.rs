@@ -31,6 +31,10 @@ const READ_FAILURE_BACKOFF_MS: Millis = 1_000;
 #[derive(Debug, Default)]
 struct EndpointSched {
     in_flight: HashSet<String>,
+    /// Request slots (`LiveEndpoint::in_flight_cap` of them, with that cap): an attempt holds
+    /// one from its request to the answer. Replaced when the cap changes on reload; attempts
+    /// still holding the old one finish with it.
+    requests: Option<(usize, Arc<Semaphore>)>,
     /// Set when the endpoint had due work but no free slot: the next completion re-arms it.
     waiting_for_slot: bool,
     bucket: Option<TokenBucket>,
@@ -165,7 +169,7 @@ impl Scheduler {
             .shared
             .registry
             .get(&c.endpoint_id)
-            .map_or(1, |l| l.in_flight_cap());
+            .map_or(1, |l| l.start_cap());
         if let Some(s) = self.endpoints.get_mut(&c.endpoint_id) {
             s.in_flight.remove(&c.delivery_id);
             // A saturated endpoint is looked at again once an eighth of its slots are free, so
@@ -221,7 +225,7 @@ impl Scheduler {
             return false;
         }
         let sched = self.endpoints.entry(ep.to_string()).or_default();
-        let free = live.in_flight_cap().saturating_sub(sched.in_flight.len());
+        let free = live.start_cap().saturating_sub(sched.in_flight.len());
         if free == 0 {
             sched.waiting_for_slot = true;
             return true;
@@ -259,6 +263,15 @@ impl Scheduler {
         let mut head_wait = None;
         let mut stale: Option<Millis> = None;
         let mut started = 0usize;
+        let cap = live.in_flight_cap();
+        let requests = match &sched.requests {
+            Some((c, slots)) if *c == cap => Arc::clone(slots),
+            _ => {
+                let slots = Arc::new(Semaphore::new(cap));
+                sched.requests = Some((cap, Arc::clone(&slots)));
+                slots
+            }
+        };
         for item in scan.items {
             // The due key is a lower bound (FIFO keeps the creation time as key): the record's
             // own next-attempt time decides.
@@ -280,7 +293,7 @@ impl Scheduler {
                 &self.tracker,
                 &self.shared,
                 &self.done_tx,
-                live.clone(),
+                (live.clone(), Arc::clone(&requests)),
                 item,
                 permit,
             );
@@ -309,14 +322,14 @@ fn spawn(
     tracker: &TaskTracker,
     shared: &Arc<Shared>,
     done: &mpsc::UnboundedSender<Completion>,
-    live: Arc<super::registry::LiveEndpoint>,
+    (live, requests): (Arc<super::registry::LiveEndpoint>, Arc<Semaphore>),
     item: crate::store::DueDelivery,
     permit: OwnedSemaphorePermit,
 ) {
     let shared = shared.clone();
     let done = done.clone();
     tracker.spawn(async move {
-        let c = worker::attempt(shared, live, item).await;
+        let c = worker::attempt(shared, live, &requests, item).await;
         drop(permit);
         let _ = done.send(c);
     });

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use rand::Rng;
+use tokio::sync::Semaphore;
 
 use super::chain::{self, Prepared};
 use super::registry::LiveEndpoint;
@@ -36,10 +37,12 @@ pub struct Completion {
     pub endpoint_state: Option<EndpointState>,
 }
 
-/// Makes one attempt and records it.
+/// Makes one attempt and records it. The request itself holds one of the endpoint's
+/// `requests` slots (its `max_in_flight`); the plugin chain before it does not.
 pub async fn attempt(
     shared: Arc<Shared>,
     live: Arc<LiveEndpoint>,
+    requests: &Semaphore,
     item: DueDelivery,
 ) -> Completion {
     let d = &item.delivery;
@@ -116,6 +119,9 @@ pub async fn attempt(
             return record(&shared, d, outcome, next).await;
         }
     };
+    // Taken before signing, so a wait for a slot never ages the signature's timestamp. The
+    // scheduler never closes the semaphore; if it did, sending anyway is the safe side.
+    let request_slot = requests.acquire().await.ok();
     let hdrs = headers::build(
         &custom,
         &live.config.signature,
@@ -134,6 +140,7 @@ pub async fn attempt(
             settings.response_body_limit,
         )
         .await;
+    drop(request_slot);
 
     let verdict = classify(resp.status, settings.fail_fast_4xx);
     let failure = EndpointEffect::Failure {
