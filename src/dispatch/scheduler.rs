@@ -293,7 +293,8 @@ impl Scheduler {
                 &self.tracker,
                 &self.shared,
                 &self.done_tx,
-                (live.clone(), Arc::clone(&requests)),
+                live.clone(),
+                Arc::clone(&requests),
                 item,
                 permit,
             );
@@ -317,12 +318,14 @@ impl Scheduler {
     }
 }
 
-/// Starts one attempt task; it holds its global permit until the outcome is recorded.
+/// Starts one attempt task; it holds its global permit until the outcome is recorded, and one
+/// of the endpoint's `requests` slots while its request is out.
 fn spawn(
     tracker: &TaskTracker,
     shared: &Arc<Shared>,
     done: &mpsc::UnboundedSender<Completion>,
-    (live, requests): (Arc<super::registry::LiveEndpoint>, Arc<Semaphore>),
+    live: Arc<super::registry::LiveEndpoint>,
+    requests: Arc<Semaphore>,
     item: crate::store::DueDelivery,
     permit: OwnedSemaphorePermit,
 ) {
