@@ -51,12 +51,15 @@ pub struct Found {
     pub removal: Range<usize>,
 }
 
-/// Checks that `text` is exactly one JSON value, building nothing. The message matches
+/// Checks that `body` is exactly one JSON value, building nothing, and gives it back as text
+/// for [`find`], [`remove`] and [`replace`]. The message matches
 /// [`Delivery::json`](crate::Delivery::json)'s.
-pub fn check(text: &str) -> Result<(), String> {
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
-        .map(|_| ())
-        .map_err(|e| format!("body is not valid JSON: {e}"))
+pub fn check(body: &[u8]) -> Result<&str, String> {
+    let invalid = |e: &dyn fmt::Display| format!("body is not valid JSON: {e}");
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| invalid(&e))?;
+    // Valid JSON is valid UTF-8 (serde_json checks the bytes inside strings, and anything
+    // outside a string that is not ASCII is a syntax error), so this cannot fail.
+    std::str::from_utf8(body).map_err(|e| invalid(&e))
 }
 
 /// Finds the value at `pointer`. `Ok(None)` when the path does not exist: a missing key, an
@@ -415,8 +418,9 @@ mod tests {
             find(r#"{"a" 1}"#, "/a"),
             Err(EditError::Malformed(5))
         ));
-        assert!(check(r#"{"a":1}"#).is_ok());
-        assert!(check(r#"{"a":1"#)
+        assert_eq!(check(br#"{"a":1}"#), Ok(r#"{"a":1}"#));
+        assert!(check(b"\"\xff\"").is_err());
+        assert!(check(br#"{"a":1"#)
             .unwrap_err()
             .starts_with("body is not valid JSON"));
     }

@@ -96,9 +96,7 @@ impl Plugin for Redact {
         let cfg: RedactConfig =
             hookgate_plugin_sdk::config().map_err(|e| format!("redact: {e}"))?;
         cfg.validate().map_err(|e| format!("redact: {e}"))?;
-        let text = std::str::from_utf8(delivery.body())
-            .map_err(|e| format!("redact: body is not valid JSON: {e}"))?;
-        json_edit::check(text).map_err(|e| format!("redact: {e}"))?;
+        let text = json_edit::check(delivery.body()).map_err(|e| format!("redact: {e}"))?;
         let mut edited = text.to_owned();
         match cfg.apply_text(&mut edited) {
             // Nothing matched: the original bytes go out as they came.
