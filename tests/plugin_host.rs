@@ -169,10 +169,7 @@ async fn load_loop_and_fixture(env: &Env) {
         timeout: Duration::from_millis(3000),
         ..PluginLimits::default()
     };
-    env.host
-        .load("loop", &guests().fixture, limits, Grants::default())
-        .await
-        .unwrap();
+    env.fixture_with_limits("loop", limits).await;
     env.fixture("f", Grants::default()).await;
 }
 
@@ -290,10 +287,7 @@ async fn sleeping_in_a_host_call_still_meets_the_deadline() {
         timeout: Duration::from_millis(300),
         ..PluginLimits::default()
     };
-    env.host
-        .load("sleepy", &guests().fixture, limits, Grants::default())
-        .await
-        .unwrap();
+    env.fixture_with_limits("sleepy", limits).await;
     let t = Instant::now();
     let e = failed(
         env.run(
@@ -313,10 +307,7 @@ async fn memory_cap_is_enforced() {
         memory_bytes: 16 << 20,
         ..relaxed_limits()
     };
-    env.host
-        .load("bomb", &guests().fixture, limits, Grants::default())
-        .await
-        .unwrap();
+    env.fixture_with_limits("bomb", limits).await;
     let e = failed(
         env.run(
             &[entry("bomb", json!({"mode": "bomb"}), OnError::Retry)],
@@ -359,10 +350,7 @@ async fn output_cap_is_enforced() {
         max_output_bytes: 1000,
         ..relaxed_limits()
     };
-    env.host
-        .load("h", &guests().fixture, limits, Grants::default())
-        .await
-        .unwrap();
+    env.fixture_with_limits("h", limits).await;
     // Body 990 + header "x-orig"/"1" (7 bytes) = 997: fits.
     delivered(
         env.run(

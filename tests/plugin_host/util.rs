@@ -139,6 +139,14 @@ impl Env {
             .expect("load fixture")
     }
 
+    /// Loads the fixture guest as `name` with `limits` and no grants.
+    pub async fn fixture_with_limits(&self, name: &str, limits: PluginLimits) -> Arc<LoadedPlugin> {
+        self.host
+            .load(name, &guests().fixture, limits, Grants::default())
+            .await
+            .expect("load fixture")
+    }
+
     pub async fn run(&self, chain: &[ChainEntry], body: &[u8]) -> ChainOutcome {
         self.host.run_chain(chain, input(body)).await
     }
