@@ -83,7 +83,11 @@ pub async fn run(
         signal: signal.clone(),
         client,
         plugins: plugins.clone(),
-        plugin_lanes: plugins.clone().map(|h| PluginLanes::start(h, 0)),
+        plugin_lanes: plugins
+            .clone()
+            .map(|h| PluginLanes::start(h, 0))
+            .transpose()
+            .context("starting the plugin lanes")?,
         settings: ArcSwap::from_pointee(cfg.delivery.clone()),
     });
     let listen = cfg.listen;

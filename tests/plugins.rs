@@ -618,3 +618,36 @@ async fn a_plugin_endpoint_starts_twice_its_cap_but_never_exceeds_it_at_the_rece
     assert_eq!(recv.count("/slow"), 4, "more requests than max_in_flight");
     assert_eq!(in_flight().await, 8.0);
 }
+
+/// A granted `http` import goes out through the gateway's guarded client: the plugin reaches
+/// its allow-listed origin (the loopback receiver, which `allow_private` admits here) and sees
+/// the answer, although the chain runs on a lane thread and the request on the gateway's
+/// runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_granted_http_import_reaches_its_origin_through_the_guarded_client() {
+    let recv = Receiver::start().await;
+    recv.default_reply("/lookup", Reply::status(203));
+    let t = TestDir::new();
+    let yaml = base_config(&format!(
+        "plugins:\n{}endpoints:\n  - id: probe\n    url: \"{{{{RECV}}}}/hook\"\n    plugins: [ {{ use: probe, config: {{ urls: [\"{{{{RECV}}}}/lookup\"] }} }} ]\n",
+        plugin("probe", "hostile_http.wasm", ", allow: { http: [\"{{RECV}}\"] }")
+    ));
+    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    let api = Api::new(&gw);
+    let id = publish(&api, "probe.x", json!({"n": 1})).await;
+    let d = wait_status(&api, &id, &["succeeded", "filtered", "dead"]).await;
+    assert_eq!(d["status"], "succeeded", "{d}");
+    let lookups = recv.got_on("/lookup");
+    assert_eq!(lookups.len(), 1, "the plugin's request reached its origin");
+    assert!(lookups[0].body.is_empty(), "a GET");
+    let hooks = recv.got_on("/hook");
+    assert_eq!(hooks.len(), 1);
+    assert_eq!(
+        hooks[0].json(),
+        json!({
+            "unexpected_success": [{"url": format!("{}/lookup", recv.base), "status": 203}],
+            "errors": [],
+        }),
+        "the plugin saw the origin's answer"
+    );
+}
