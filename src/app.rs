@@ -83,11 +83,7 @@ pub async fn run(
         signal: signal.clone(),
         client,
         plugins: plugins.clone(),
-        plugin_lanes: plugins
-            .clone()
-            .map(|h| PluginLanes::start(h, 0))
-            .transpose()
-            .context("starting the plugin lanes")?,
+        plugin_lanes: plugins.clone().map(|h| PluginLanes::start(h, 0)),
         settings: ArcSwap::from_pointee(cfg.delivery.clone()),
     });
     let listen = cfg.listen;

@@ -621,8 +621,8 @@ async fn a_plugin_endpoint_starts_twice_its_cap_but_never_exceeds_it_at_the_rece
 
 /// A granted `http` import goes out through the gateway's guarded client: the plugin reaches
 /// its allow-listed origin (the loopback receiver, which `allow_private` admits here) and sees
-/// the answer, although the chain runs on a lane thread and the request on the gateway's
-/// runtime.
+/// the answer. The host tests cover the allow-list with a recording fetcher; this is the real
+/// fetcher, SSRF guard included.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_granted_http_import_reaches_its_origin_through_the_guarded_client() {
     let recv = Receiver::start().await;

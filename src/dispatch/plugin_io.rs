@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use tokio_util::task::AbortOnDropHandle;
 
 use crate::config::{Config, PluginConfig};
 use crate::delivery::net::Method;
@@ -34,22 +33,7 @@ impl KvBackend for StoreKv {
 }
 
 /// `http` through the guarded client.
-///
-/// The request runs on the gateway's runtime, not on the plugin lane that asked for it: the
-/// client's pooled connections are driven by tasks of the runtime that opened them, and
-/// deliveries share that pool, so every connection must belong to the runtime that outlives
-/// them all. If the call is abandoned (deadline), dropping the handle aborts the request.
-pub struct GuardedFetch {
-    client: Arc<ArcSwap<Client>>,
-    runtime: tokio::runtime::Handle,
-}
-
-impl GuardedFetch {
-    /// Fetches through `client` on `runtime` (the gateway's).
-    pub fn new(client: Arc<ArcSwap<Client>>, runtime: tokio::runtime::Handle) -> Self {
-        GuardedFetch { client, runtime }
-    }
-}
+pub struct GuardedFetch(pub Arc<ArcSwap<Client>>);
 
 #[async_trait::async_trait]
 impl HttpFetcher for GuardedFetch {
@@ -59,22 +43,17 @@ impl HttpFetcher for GuardedFetch {
             HttpMethod::Get => Method::Get,
             HttpMethod::Post => Method::Post,
         };
-        let client = self.client.load_full();
-        let request = async move {
-            client
-                .send(
-                    method,
-                    &url,
-                    &r.headers,
-                    r.body.map(Bytes::from),
-                    r.timeout,
-                    MAX_RESPONSE_BYTES,
-                )
-                .await
-        };
-        let resp = AbortOnDropHandle::new(self.runtime.spawn(request))
-            .await
-            .map_err(|e| format!("request failed: {e}"))?;
+        let client = self.0.load_full();
+        let resp = client
+            .send(
+                method,
+                &url,
+                &r.headers,
+                r.body.map(Bytes::from),
+                r.timeout,
+                MAX_RESPONSE_BYTES,
+            )
+            .await;
         match (resp.status, resp.error) {
             (Some(status), _) => Ok(HttpResponse {
                 status,
@@ -86,8 +65,7 @@ impl HttpFetcher for GuardedFetch {
     }
 }
 
-/// A plugin host whose compiled-code cache lives under `data_dir/plugin-cache`. Call on the
-/// gateway's runtime: plugin `http` requests run there.
+/// A plugin host whose compiled-code cache lives under `data_dir/plugin-cache`.
 pub fn host(
     store: Arc<dyn Store>,
     client: Arc<ArcSwap<Client>>,
@@ -96,7 +74,7 @@ pub fn host(
     PluginHost::new(HostOptions {
         cache_dir: Some(data_dir.join("plugin-cache")),
         kv: Arc::new(StoreKv(store)),
-        http: Arc::new(GuardedFetch::new(client, tokio::runtime::Handle::current())),
+        http: Arc::new(GuardedFetch(client)),
     })
 }
 

@@ -1,30 +1,24 @@
-//! Where plugin chains run: a few long-lived lanes, each its own OS thread with a
-//! single-threaded tokio runtime, running the chains handed to it back to back, instead of each
-//! delivery's own task running its chain.
+//! Where plugin chains run: a few long-lived lane tasks, each running the chains handed to it
+//! back to back, instead of each delivery's own task running its chain.
 //!
-//! Why lanes: a fresh-instance call touches the same engine code, instance metadata and pool
-//! slots every time. Run from 64 scattered delivery tasks, each call starts with caches full of
-//! HTTP, redb and tokio state and costs about twice what it costs back to back (per-call
-//! benchmark with an 8 MiB cache sweep between calls: 23 → 39 µs for a JSON transform at
-//! 1 KiB). A lane drains whatever chains are queued one after another while the caches are
-//! warm. Waking from idle, it first yields once, so the other deliveries the same scheduler scan
-//! started queue their chains too, and the batch is as long as the burst.
-//!
-//! Why a thread of its own: guest code then never runs on the gateway's runtime, so a batch of
-//! chains never holds a worker that ingest, the scheduler and HTTP attempts need, and the lane
-//! keeps its caches to itself. Measured against lanes as tasks on the gateway's runtime
-//! (`hookgate bench e2e plugin`, interleaved, 2 cores): plugin deliveries/s +8%, plugin/e2e
-//! ratio 0.86 → 0.97–1.01 (BENCHMARKS.md, "Plugin lanes on their own threads").
+//! Why: a fresh-instance call touches the same engine code, instance metadata and pool slots
+//! every time. Run from 64 scattered delivery tasks, each call starts with caches full of HTTP,
+//! redb and tokio state and costs about twice what it costs back to back (per-call benchmark
+//! with an 8 MiB cache sweep between calls: 23 → 39 µs for a JSON transform at 1 KiB). A lane
+//! drains whatever chains are queued one after another while the caches are warm. Waking from
+//! idle, it first yields once, so the other deliveries the same scheduler scan started queue
+//! their chains too, and the batch is as long as the burst (under perf, the lane's CPU per
+//! delivery fell by about a third with this).
 //!
 //! A lane does not serialise waiting: chains are polled together (`FuturesUnordered`), so one
 //! waiting on its `http` import or yielding at an epoch tick lets the next one run. Once a busy
-//! stretch has lasted an epoch tick, the lane yields to its runtime after the next chain ends,
-//! so the lane's timers (deadlines, WASI clocks) and I/O are serviced during a long stream of
-//! short chains. The lane count follows the machine (half the cores, at least one), so plugins
-//! never take every core.
+//! stretch has lasted an epoch tick, the lane yields to the runtime after the next chain ends,
+//! so a stream of short chains does not hold a worker thread from ingest and deliveries. The
+//! lane count follows the machine (half the cores, at least one), so plugins never take every
+//! core.
 //!
 //! The host has a fixed instance pool; a chain first takes a slot (waiting for one rather than
-//! failing), so the lanes never hold more chains than the pool can instantiate.
+//! failing), so a lane never holds more chains than the pool can instantiate.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -56,33 +50,26 @@ pub struct PluginLanes {
 }
 
 impl PluginLanes {
-    /// Starts `count` lanes (0 picks half the available cores, at least one), each on a thread
-    /// of its own named `hookgate-lane-N`. A lane ends, and its thread with it, once this
-    /// value is dropped and the chains it runs are over.
-    pub fn start(host: Arc<PluginHost>, count: usize) -> std::io::Result<PluginLanes> {
+    /// Starts `count` lanes (0 picks half the available cores, at least one) on the current
+    /// tokio runtime.
+    pub fn start(host: Arc<PluginHost>, count: usize) -> PluginLanes {
         let count = if count == 0 {
             std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
         } else {
             count
         };
-        let mut lanes = Vec::with_capacity(count);
-        for i in 0..count {
-            let (tx, rx) = mpsc::unbounded_channel();
-            // Built here, so a failure is the caller's error rather than a silent dead lane.
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let host = Arc::clone(&host);
-            std::thread::Builder::new()
-                .name(format!("hookgate-lane-{i}"))
-                .spawn(move || runtime.block_on(lane(host, rx)))?;
-            lanes.push(tx);
-        }
-        Ok(PluginLanes {
+        let lanes = (0..count)
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(lane(Arc::clone(&host), rx));
+                tx
+            })
+            .collect();
+        PluginLanes {
             lanes,
             next: AtomicUsize::new(0),
             slots: Semaphore::new(SLOTS),
-        })
+        }
     }
 
     /// How many lanes run chains.
@@ -108,7 +95,7 @@ impl PluginLanes {
 }
 
 /// One lane: takes jobs as they come and polls every running chain until the senders are gone
-/// and nothing is left running. Runs as the whole of its thread's runtime.
+/// and nothing is left running.
 async fn lane(host: Arc<PluginHost>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     let mut running = FuturesUnordered::new();
     let mut open = true;
@@ -118,8 +105,8 @@ async fn lane(host: Arc<PluginHost>, mut jobs: mpsc::UnboundedReceiver<Job>) {
             // Finish what runs before taking more: keeps the batch warm and bounded.
             biased;
             Some(()) = running.next(), if !running.is_empty() => {
-                // A long batch would starve this runtime's timers and I/O (deadlines, WASI
-                // clocks, `http` imports): let them run at least once per epoch tick.
+                // A long batch would hold this runtime worker: give other tasks (ingest,
+                // deliveries) a turn at least once per epoch tick, as a lone guest would.
                 if since_yield.elapsed() >= EPOCH_TICK {
                     tokio::task::yield_now().await;
                     since_yield = Instant::now();
