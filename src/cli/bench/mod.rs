@@ -235,6 +235,20 @@ fn median_interval(v: &[f64]) -> Option<(f64, f64)> {
     Some((medians[50], medians[1949]))
 }
 
+/// Half the range of `v` as a share of its median (±): how far identical runs stray. `None`
+/// below three values.
+fn relative_spread(v: &[f64]) -> Option<f64> {
+    if v.len() < 3 {
+        return None;
+    }
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(*x), hi.max(*x))
+        });
+    Some((hi - lo) / 2.0 / median(v.to_vec()))
+}
+
 /// After several rounds: each scenario's median rate, and the plugin/e2e ratio of every round
 /// (the throughput target) with its median, that median's 95% interval, and how many
 /// rounds fell below the target.
@@ -283,6 +297,23 @@ fn print_medians(scenarios: &[String], rows: &[Value]) {
                 "  {below} of {} rounds below the {PLUGIN_RATIO_TARGET}× target; 5 or more rounds also give the median's 95% interval",
                 ratios.len()
             ),
+        }
+        // Whether this machine can show the target with single runs: the e2e rounds run the
+        // same code every time, so their spread is the noise a single ratio carries.
+        let e2e_rates: Vec<f64> = e2e.iter().map(|(_, x)| *x).collect();
+        if let Some(spread) = relative_spread(&e2e_rates) {
+            let m = median(ratios.clone());
+            let gap = (m - PLUGIN_RATIO_TARGET) / m;
+            let verdict = if spread < gap.abs() {
+                "quiet enough: single runs agree with the median"
+            } else {
+                "too noisy for single runs: judge the median and its interval"
+            };
+            println!(
+                "  identical runs (e2e) spread ±{:.0}%; the median is {:+.0}% from the target: {verdict}",
+                spread * 100.0,
+                gap * 100.0
+            );
         }
     }
 }
@@ -479,5 +510,13 @@ mod tests {
             Some((mlo, mhi)),
             "same rounds, same interval"
         );
+    }
+
+    #[test]
+    fn the_spread_of_identical_runs_is_half_their_range_over_the_median() {
+        assert_eq!(relative_spread(&[9000.0, 8000.0]), None);
+        assert_eq!(relative_spread(&[8000.0, 8000.0, 8000.0]), Some(0.0));
+        let s = relative_spread(&[7000.0, 10000.0, 8000.0, 9000.0, 8500.0]).unwrap();
+        assert!((s - 1500.0 / 8500.0).abs() < 1e-12, "{s}");
     }
 }
