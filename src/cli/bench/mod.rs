@@ -281,10 +281,10 @@ fn print_medians(scenarios: &[String], rows: &[Value]) {
         .filter_map(|(round, p)| e2e.iter().find(|(r, _)| r == round).map(|(_, e)| p / e))
         .collect();
     if !ratios.is_empty() {
+        let m = median(ratios.clone());
         let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         println!(
-            "plugin/e2e deliveries: median {:.2}× (rounds: {})",
-            median(ratios.clone()),
+            "plugin/e2e deliveries: median {m:.2}× (rounds: {})",
             each.join(" ")
         );
         let below = ratios.iter().filter(|r| **r < PLUGIN_RATIO_TARGET).count();
@@ -302,7 +302,6 @@ fn print_medians(scenarios: &[String], rows: &[Value]) {
         // same code every time, so their spread is the noise a single ratio carries.
         let e2e_rates: Vec<f64> = e2e.iter().map(|(_, x)| *x).collect();
         if let Some(spread) = relative_spread(&e2e_rates) {
-            let m = median(ratios.clone());
             let gap = (m - PLUGIN_RATIO_TARGET) / m;
             let verdict = if spread < gap.abs() {
                 "quiet enough: single runs agree with the median"
