@@ -14,7 +14,7 @@
 
 use crate::http::{Request, Response};
 use crate::log::Level;
-use crate::{Delivery, Endpoint, Event, Header};
+use crate::{Delivery, Endpoint, Event, Header, Plugin, Problem};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -87,6 +87,37 @@ pub fn logs() -> Vec<(Level, String)> {
 /// Answers outbound HTTP with `handler` (without one, every request fails as not allowed).
 pub fn on_http(handler: impl Fn(&Request) -> Result<Response, String> + 'static) {
     with(|h| h.http = Some(Box::new(handler)));
+}
+
+/// Runs `P`'s config check as the gateway's `validate` call does: on the config's JSON text,
+/// with the mock's config set to the same text (the host's `config.get` returns it during a
+/// check too). An empty list means the gateway would accept the config.
+///
+/// ```
+/// use hookgate_plugin_sdk::{check_as, json, testing, Decision, Delivery, Plugin, Problem, Value};
+///
+/// struct Strict;
+/// impl Plugin for Strict {
+///     fn handle(d: Delivery) -> Result<Decision, String> {
+///         Ok(d.deliver_unchanged())
+///     }
+///     fn check_config(config: &Value) -> Vec<Problem> {
+///         check_as::<std::collections::BTreeMap<String, u8>>(config)
+///     }
+/// }
+///
+/// assert_eq!(testing::check_config::<Strict>(json!({"level": 3})), []);
+/// let problems = testing::check_config::<Strict>(json!({"level": "high"}));
+/// assert_eq!(problems[0].pointer, "/level");
+/// ```
+pub fn check_config<P: Plugin>(config: Value) -> Vec<Problem> {
+    check_config_text::<P>(&config.to_string())
+}
+
+/// [`check_config`] on raw text (to see what a check makes of text that is not JSON).
+pub fn check_config_text<P: Plugin>(text: &str) -> Vec<Problem> {
+    set_config_text(text);
+    crate::__check_config::<P>(text)
 }
 
 /// A delivery of `body` as Hookgate's default envelope `{id, type, timestamp, data}` for an

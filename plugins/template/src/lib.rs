@@ -2,7 +2,9 @@
 //! `target/wasm32-wasip2/release/<name>.wasm` (dashes in the crate name become underscores).
 //! Test natively with `cargo test`, or against the real runtime with `hookgate plugin test`.
 
-use hookgate_plugin_sdk::{config, headers, Decision, Delivery, Plugin};
+use hookgate_plugin_sdk::{
+    config_with, headers, parse_config, Decision, Delivery, Plugin, Problem, Value,
+};
 use serde::Deserialize;
 
 /// This plugin's `config` from the endpoint's `plugins:` entry. Every field has a default,
@@ -16,12 +18,36 @@ struct Config {
     header: Option<(String, String)>,
 }
 
+impl Config {
+    /// Parses and checks the config. `handle` and `check_config` both call it, so the gateway
+    /// refuses at load exactly the configs that would fail a delivery. Each problem points at
+    /// the offending value (`/header/0` is the header's name).
+    fn load(config: &Value) -> Result<Config, Vec<Problem>> {
+        let cfg: Config = parse_config(config).map_err(|p| vec![p])?;
+        let mut problems = Vec::new();
+        if let Some((name, value)) = &cfg.header {
+            // The host refuses such a header in the output, failing every delivery.
+            if let Err(message) = headers::check_name(name) {
+                problems.push(Problem::new("/header/0", message));
+            }
+            if let Err(message) = headers::check_value(value) {
+                problems.push(Problem::new("/header/1", message));
+            }
+        }
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
 /// The plugin.
 pub struct MyPlugin;
 
 impl Plugin for MyPlugin {
     fn handle(delivery: Delivery) -> Result<Decision, String> {
-        let cfg: Config = config()?;
+        let cfg = config_with(Config::load)?;
         if cfg.skip_types.iter().any(|t| t == delivery.event_type()) {
             return Ok(Decision::drop(format!(
                 "{} is in skip_types",
@@ -37,6 +63,13 @@ impl Plugin for MyPlugin {
             headers::set(&mut hdrs, &name, value);
         }
         Ok(Decision::deliver_json(&body, hdrs))
+    }
+
+    /// Optional: the gateway calls it when it loads a configuration and refuses the config
+    /// with `file:line:column` for each problem. Without it every config is accepted at load
+    /// and a mistake shows up as an error on the first delivery instead.
+    fn check_config(config: &Value) -> Vec<Problem> {
+        Config::load(config).err().unwrap_or_default()
     }
 }
 
@@ -66,5 +99,30 @@ mod tests {
         testing::set_config(&json!({"skip_types": ["invoice.paid"]}));
         let out = MyPlugin::handle(testing::delivery("invoice.paid", &json!({}))).unwrap();
         assert_eq!(out, Decision::drop("invoice.paid is in skip_types"));
+    }
+
+    #[test]
+    fn a_good_config_passes_the_check() {
+        let config = json!({"skip_types": ["invoice.paid"], "header": ["X-Team", "billing"]});
+        assert_eq!(testing::check_config::<MyPlugin>(config), []);
+    }
+
+    #[test]
+    fn a_typo_is_refused_at_load_where_it_is() {
+        let problems = testing::check_config::<MyPlugin>(json!({"skip_type": []}));
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].pointer, "/skip_type");
+    }
+
+    #[test]
+    fn a_header_the_host_would_refuse_is_refused_at_load() {
+        let problems = testing::check_config::<MyPlugin>(json!({"header": ["X Team", "v"]}));
+        assert_eq!(
+            problems,
+            [Problem::new(
+                "/header/0",
+                r#"name "X Team" is not an HTTP token"#
+            )]
+        );
     }
 }

@@ -12,7 +12,9 @@
 //! corrupt record is an `Err`, so the endpoint's `on_error` policy decides.
 
 use hookgate_plugin_sdk::json::{escape_token, set, to_text, validate_pointer};
-use hookgate_plugin_sdk::{headers, kv, serde_json, Decision, Delivery, Header, Plugin, Value};
+use hookgate_plugin_sdk::{
+    headers, kv, parse_config, serde_json, Decision, Delivery, Header, Plugin, Problem, Value,
+};
 use serde::Deserialize;
 
 /// The plugin's config.
@@ -45,23 +47,54 @@ pub enum Outcome {
     Enriched {
         /// The kv key used.
         key: String,
-        /// Why the header was skipped (record lacks the pointer, or the value has CR/LF).
+        /// Why the header was skipped (record lacks the pointer, or the value has a control
+        /// character such as CR/LF).
         header_note: Option<String>,
     },
 }
 
 impl EnrichConfig {
-    /// Checks pointers, and that `header` and `header_pointer` come together.
-    pub fn validate(&self) -> Result<(), String> {
-        validate_pointer(&self.lookup)?;
+    /// Parses and checks `config`: what both the load-time check and each delivery run, so
+    /// they agree on every config.
+    pub fn load(config: &Value) -> Result<Self, Vec<Problem>> {
+        let cfg: EnrichConfig = parse_config(config).map_err(|p| vec![p])?;
+        let problems = cfg.problems();
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Checks the pointers, that `field` names a key, and that `header` is a name the host
+    /// lets plugins send and comes with `header_pointer` (each is useless alone).
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut check = |pointer: &str, result: Result<(), String>| {
+            if let Err(message) = result {
+                problems.push(Problem::new(pointer, message));
+            }
+        };
+        check("/lookup", validate_pointer(&self.lookup));
         if self.field.is_empty() {
-            return Err("`field` must not be empty".to_owned());
+            check("/field", Err("`field` must not be empty".to_owned()));
         }
         match (&self.header, &self.header_pointer) {
-            (Some(_), Some(p)) => validate_pointer(p),
-            (None, None) => Ok(()),
-            _ => Err("`header` and `header_pointer` must be set together".to_owned()),
+            (Some(name), Some(p)) => {
+                check("/header", headers::check_name(name));
+                check("/header_pointer", validate_pointer(p));
+            }
+            (Some(_), None) => check(
+                "/header_pointer",
+                Err("`header` needs `header_pointer` (where in the record its value is)".into()),
+            ),
+            (None, Some(_)) => check(
+                "/header",
+                Err("`header_pointer` needs `header` (the header to set)".into()),
+            ),
+            (None, None) => {}
         }
+        problems
     }
 
     /// Enriches `body` and `hdrs` using `lookup` to read the store.
@@ -101,8 +134,11 @@ impl EnrichConfig {
         let Some(value) = record.pointer(pointer).map(to_text) else {
             return Some(format!("record has nothing at {pointer}; {name} not set"));
         };
-        if value.contains(['\r', '\n']) {
-            return Some(format!("value for {name} contains CR/LF; not set"));
+        // The host refuses the whole output for a control character in any header value.
+        if headers::check_value(&value).is_err() {
+            return Some(format!(
+                "value for {name} contains a control character; not set"
+            ));
         }
         headers::set(hdrs, name, value);
         None
@@ -114,9 +150,8 @@ pub struct Enrich;
 
 impl Plugin for Enrich {
     fn handle(delivery: Delivery) -> Result<Decision, String> {
-        let cfg: EnrichConfig =
-            hookgate_plugin_sdk::config().map_err(|e| format!("enrich: {e}"))?;
-        cfg.validate().map_err(|e| format!("enrich: {e}"))?;
+        let cfg = hookgate_plugin_sdk::config_with(EnrichConfig::load)
+            .map_err(|e| format!("enrich: {e}"))?;
         let mut body = delivery.json().map_err(|e| format!("enrich: {e}"))?;
         let mut hdrs = delivery.headers().to_vec();
         match cfg
@@ -138,6 +173,10 @@ impl Plugin for Enrich {
                 Ok(Decision::deliver_json(&body, hdrs))
             }
         }
+    }
+
+    fn check_config(config: &Value) -> Vec<Problem> {
+        EnrichConfig::load(config).err().unwrap_or_default()
     }
 }
 

@@ -8,9 +8,7 @@ fn cfg() -> Value {
 }
 
 fn parsed(v: Value) -> EnrichConfig {
-    let c: EnrichConfig = serde_json::from_value(v).unwrap();
-    c.validate().unwrap();
-    c
+    EnrichConfig::load(&v).unwrap()
 }
 
 #[test]
@@ -63,7 +61,9 @@ fn header_skipped_when_unsafe_or_absent() {
             Ok(Some(br#"{"tier":"a\r\nX: y"}"#.to_vec()))
         })
         .unwrap();
-    assert!(matches!(out, Outcome::Enriched { header_note: Some(n), .. } if n.contains("CR/LF")));
+    assert!(
+        matches!(out, Outcome::Enriched { header_note: Some(n), .. } if n.contains("control character"))
+    );
     let out = c
         .apply(&mut body, &mut hdrs, |_| Ok(Some(b"{}".to_vec())))
         .unwrap();
@@ -91,10 +91,119 @@ fn errors() {
         .apply(&mut body, &mut vec![], |_| Ok(Some(b"nope".to_vec())))
         .unwrap_err()
         .contains("not JSON"));
-    let half = serde_json::from_value::<EnrichConfig>(
-        json!({"lookup": "/a", "field": "f", "header": "X"}),
+}
+
+#[test]
+fn a_header_value_with_a_nul_is_skipped_like_one_with_crlf() {
+    let c = parsed(cfg());
+    let (mut body, mut hdrs) = (json!({"data": {"customer_id": 1}}), vec![]);
+    let record = br#"{"tier":"gold\u0000"}"#.to_vec();
+    c.apply(&mut body, &mut hdrs, |_| Ok(Some(record))).unwrap();
+    assert!(hdrs.is_empty());
+}
+
+/// `cfg()` with `changes` merged in (a `null` removes the field).
+fn cfg_with(changes: Value) -> Value {
+    let mut c = cfg();
+    for (k, v) in changes.as_object().unwrap() {
+        match v {
+            Value::Null => c.as_object_mut().unwrap().remove(k),
+            v => c.as_object_mut().unwrap().insert(k.clone(), v.clone()),
+        };
+    }
+    c
+}
+
+fn problems(config: Value) -> Vec<Problem> {
+    testing::check_config::<Enrich>(config)
+}
+
+#[test]
+fn a_good_config_passes_the_check() {
+    assert_eq!(problems(cfg()), []);
+    let minimal = json!({"lookup": "/data/id", "field": "customer"});
+    assert_eq!(problems(minimal), []);
+}
+
+#[test]
+fn a_missing_lookup_points_where_it_belongs() {
+    assert_eq!(
+        problems(cfg_with(json!({"lookup": null}))),
+        [Problem::new("/lookup", "missing field `lookup`")]
     );
-    assert!(half.unwrap().validate().unwrap_err().contains("together"));
+}
+
+#[test]
+fn a_malformed_lookup_pointer_points_at_it() {
+    assert_eq!(
+        problems(cfg_with(json!({"lookup": "data/id"}))),
+        [Problem::new(
+            "/lookup",
+            r#"JSON pointer "data/id" must start with '/'"#
+        )]
+    );
+}
+
+#[test]
+fn an_empty_field_points_at_it() {
+    assert_eq!(
+        problems(cfg_with(json!({"field": ""}))),
+        [Problem::new("/field", "`field` must not be empty")]
+    );
+}
+
+#[test]
+fn a_header_the_host_would_refuse_points_at_it() {
+    assert_eq!(
+        problems(cfg_with(json!({"header": "X Tier"}))),
+        [Problem::new(
+            "/header",
+            r#"name "X Tier" is not an HTTP token"#
+        )]
+    );
+    assert_eq!(
+        problems(cfg_with(json!({"header": "Webhook-Signature"}))),
+        [Problem::new(
+            "/header",
+            "Webhook-Signature is reserved and cannot be set by plugins"
+        )]
+    );
+}
+
+#[test]
+fn a_header_without_its_pointer_points_at_the_missing_one() {
+    assert_eq!(
+        problems(cfg_with(json!({"header_pointer": null}))),
+        [Problem::new(
+            "/header_pointer",
+            "`header` needs `header_pointer` (where in the record its value is)"
+        )]
+    );
+    assert_eq!(
+        problems(cfg_with(json!({"header": null}))),
+        [Problem::new(
+            "/header",
+            "`header_pointer` needs `header` (the header to set)"
+        )]
+    );
+}
+
+#[test]
+fn a_malformed_header_pointer_points_at_it() {
+    let p = problems(cfg_with(json!({"header_pointer": "/a~"})));
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].pointer, "/header_pointer");
+}
+
+#[test]
+fn a_delivery_fails_with_the_problem_the_check_reports() {
+    testing::reset();
+    testing::set_config(&cfg_with(json!({"field": ""})));
+    let d = testing::delivery("order.created", &json!({"customer_id": 7}));
+    assert_eq!(
+        Enrich::handle(d).unwrap_err(),
+        "enrich: invalid plugin config: /field: `field` must not be empty"
+    );
 }
 
 #[test]

@@ -1,36 +1,73 @@
 //! The body mappings, as plain functions so they test natively.
 
+use crate::template::Template;
 use hookgate_plugin_sdk::json::{to_text, validate_pointer};
-use hookgate_plugin_sdk::{json, Event, Value};
+use hookgate_plugin_sdk::{json, parse_config, Delivery, Event, Problem, Value};
 use serde::Deserialize;
 
 /// The plugin's config, selected by `format`.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "format", rename_all = "lowercase", deny_unknown_fields)]
+#[derive(Debug)]
 pub enum EnvelopeConfig {
     /// CloudEvents 1.0, structured content mode.
-    Cloudevents {
-        /// The `source` attribute (a URI reference identifying the producer).
-        #[serde(default = "default_source")]
-        source: String,
-        /// Where `data` is in the body. When nothing is there (e.g. a body reshaped earlier in
-        /// the chain) the whole body becomes `data`.
-        #[serde(default = "default_data_pointer")]
-        data_pointer: String,
-        /// Optional pointer whose value becomes the `subject` attribute.
-        #[serde(default)]
-        subject_pointer: Option<String>,
-    },
+    Cloudevents(CloudEvents),
     /// `{resource, event, objectId, timestamp}`.
-    Lightweight {
-        /// Pointer to the resource name; default: the first segment of the event type,
-        /// Pascal-cased (`users.updated` → `Users`).
-        #[serde(default)]
-        resource_pointer: Option<String>,
-        /// Pointer to the object id (`null` when absent).
-        #[serde(default = "default_id_pointer")]
-        id_pointer: String,
-    },
+    Lightweight(Lightweight),
+    /// A JSON template of the body (see [`crate::template`]).
+    Template(Template),
+}
+
+/// Only the `format` of a config, read first so that the rest can be parsed as the format's
+/// own struct: serde loses track of where it is inside `#[serde(tag)]` enums, and problems
+/// must point at the exact field.
+#[derive(Deserialize)]
+#[serde(expecting = "an object with a `format`")]
+struct Tag {
+    format: Format,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Format {
+    Cloudevents,
+    Lightweight,
+    Template,
+}
+
+/// `format: cloudevents`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudEvents {
+    /// The `source` attribute (a URI reference identifying the producer).
+    #[serde(default = "default_source")]
+    pub source: String,
+    /// Where `data` is in the body. When nothing is there (e.g. a body reshaped earlier in
+    /// the chain) the whole body becomes `data`.
+    #[serde(default = "default_data_pointer")]
+    pub data_pointer: String,
+    /// Optional pointer whose value becomes the `subject` attribute.
+    #[serde(default)]
+    pub subject_pointer: Option<String>,
+}
+
+/// `format: lightweight`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lightweight {
+    /// Pointer to the resource name; default: the first segment of the event type,
+    /// Pascal-cased (`users.updated` → `Users`).
+    #[serde(default)]
+    pub resource_pointer: Option<String>,
+    /// Pointer to the object id (`null` when absent).
+    #[serde(default = "default_id_pointer")]
+    pub id_pointer: String,
+}
+
+/// `format: template`, before its `body` is compiled.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateFormat {
+    /// The output body, with `{{…}}` placeholders in its strings.
+    body: Value,
 }
 
 fn default_source() -> String {
@@ -46,87 +83,127 @@ fn default_id_pointer() -> String {
 }
 
 impl EnvelopeConfig {
-    /// Checks the pointers and the CloudEvents `source` (which must be non-empty).
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            EnvelopeConfig::Cloudevents {
-                source,
-                data_pointer,
-                subject_pointer,
-            } => {
-                if source.is_empty() {
-                    return Err("`source` must not be empty".to_owned());
-                }
-                validate_pointer(data_pointer)?;
-                subject_pointer.as_deref().map_or(Ok(()), validate_pointer)
+    /// Parses and checks `config`: what both the load-time check and each delivery run, so
+    /// they agree on every config. The format is read first, then the other fields as that
+    /// format's struct, so unknown and mistyped fields point at themselves.
+    pub fn load(config: &Value) -> Result<Self, Vec<Problem>> {
+        let one = |p: Problem| vec![p];
+        let Tag { format } = parse_config(config).map_err(one)?;
+        let mut rest = config.as_object().cloned().unwrap_or_default();
+        rest.remove("format");
+        let rest = Value::Object(rest);
+        let cfg = match format {
+            Format::Cloudevents => Self::Cloudevents(parse_config(&rest).map_err(one)?),
+            Format::Lightweight => Self::Lightweight(parse_config(&rest).map_err(one)?),
+            Format::Template => {
+                let TemplateFormat { body } = parse_config(&rest).map_err(one)?;
+                Self::Template(Template::compile(&body).map_err(under_body)?)
             }
-            EnvelopeConfig::Lightweight {
-                resource_pointer,
-                id_pointer,
-            } => {
-                validate_pointer(id_pointer)?;
-                resource_pointer.as_deref().map_or(Ok(()), validate_pointer)
-            }
+        };
+        let problems = cfg.problems();
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(problems)
         }
+    }
+
+    /// Checks the pointers and the CloudEvents `source` (which must be non-empty). A template
+    /// is checked as it compiles, in [`EnvelopeConfig::load`].
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut pointer = |at: &str, p: Option<&String>| {
+            if let Some(Err(message)) = p.map(|p| validate_pointer(p)) {
+                problems.push(Problem::new(at, message));
+            }
+        };
+        match self {
+            EnvelopeConfig::Cloudevents(ce) => {
+                pointer("/data_pointer", Some(&ce.data_pointer));
+                pointer("/subject_pointer", ce.subject_pointer.as_ref());
+                if ce.source.is_empty() {
+                    let message = "`source` must not be empty (a URI reference such as `hookgate`)";
+                    problems.push(Problem::new("/source", message));
+                }
+            }
+            EnvelopeConfig::Lightweight(lw) => {
+                pointer("/resource_pointer", lw.resource_pointer.as_ref());
+                pointer("/id_pointer", Some(&lw.id_pointer));
+            }
+            EnvelopeConfig::Template(_) => {}
+        }
+        problems
     }
 
     /// The content type the new body needs, if it differs from plain JSON.
     pub fn content_type(&self) -> Option<&'static str> {
         match self {
-            EnvelopeConfig::Cloudevents { .. } => Some("application/cloudevents+json"),
-            EnvelopeConfig::Lightweight { .. } => None,
+            EnvelopeConfig::Cloudevents(_) => Some("application/cloudevents+json"),
+            EnvelopeConfig::Lightweight(_) | EnvelopeConfig::Template(_) => None,
         }
     }
 
-    /// Maps `body` of `event` to the new body.
-    pub fn wrap(&self, event: &Event, mut body: Value) -> Value {
+    /// Maps the `body` of `delivery` to the new body.
+    pub fn wrap(&self, delivery: &Delivery, body: Value) -> Value {
         match self {
-            EnvelopeConfig::Cloudevents {
-                source,
-                data_pointer,
-                subject_pointer,
-            } => {
-                let subject = subject_pointer
-                    .as_deref()
-                    .and_then(|p| body.pointer(p))
-                    .map(to_text);
-                let data = match body.pointer_mut(data_pointer) {
-                    Some(v) => v.take(),
-                    None => body,
-                };
-                let mut ce = json!({
-                    "specversion": "1.0",
-                    "id": event.id,
-                    "source": source,
-                    "type": event.event_type,
-                    "time": event.timestamp,
-                    "datacontenttype": "application/json",
-                    "data": data,
-                });
-                if let Some(subject) = subject {
-                    ce["subject"] = Value::String(subject);
-                }
-                ce
-            }
-            EnvelopeConfig::Lightweight {
-                resource_pointer,
-                id_pointer,
-            } => {
-                let first = event.event_type.split('.').next().unwrap_or_default();
-                let last = event.event_type.rsplit('.').next().unwrap_or_default();
-                let resource = resource_pointer
-                    .as_deref()
-                    .and_then(|p| body.pointer(p))
-                    .map(to_text)
-                    .unwrap_or_else(|| pascal_case(first));
-                json!({
-                    "resource": resource,
-                    "event": pascal_case(last),
-                    "objectId": body.pointer(id_pointer).cloned().unwrap_or(Value::Null),
-                    "timestamp": event.timestamp,
-                })
-            }
+            EnvelopeConfig::Cloudevents(ce) => ce.wrap(delivery.event(), body),
+            EnvelopeConfig::Lightweight(lw) => lw.wrap(delivery.event(), &body),
+            EnvelopeConfig::Template(t) => t.render(delivery, &body),
         }
+    }
+}
+
+/// Template problems point into the template; the config has it under `/body`.
+fn under_body(problems: Vec<Problem>) -> Vec<Problem> {
+    problems
+        .into_iter()
+        .map(|p| Problem::new(format!("/body{}", p.pointer), p.message))
+        .collect()
+}
+
+impl CloudEvents {
+    fn wrap(&self, event: &Event, mut body: Value) -> Value {
+        let subject = self
+            .subject_pointer
+            .as_deref()
+            .and_then(|p| body.pointer(p))
+            .map(to_text);
+        let data = match body.pointer_mut(&self.data_pointer) {
+            Some(v) => v.take(),
+            None => body,
+        };
+        let mut ce = json!({
+            "specversion": "1.0",
+            "id": event.id,
+            "source": self.source,
+            "type": event.event_type,
+            "time": event.timestamp,
+            "datacontenttype": "application/json",
+            "data": data,
+        });
+        if let Some(subject) = subject {
+            ce["subject"] = Value::String(subject);
+        }
+        ce
+    }
+}
+
+impl Lightweight {
+    fn wrap(&self, event: &Event, body: &Value) -> Value {
+        let first = event.event_type.split('.').next().unwrap_or_default();
+        let last = event.event_type.rsplit('.').next().unwrap_or_default();
+        let resource = self
+            .resource_pointer
+            .as_deref()
+            .and_then(|p| body.pointer(p))
+            .map(to_text)
+            .unwrap_or_else(|| pascal_case(first));
+        json!({
+            "resource": resource,
+            "event": pascal_case(last),
+            "objectId": body.pointer(&self.id_pointer).cloned().unwrap_or(Value::Null),
+            "timestamp": event.timestamp,
+        })
     }
 }
 

@@ -2,13 +2,12 @@ use super::*;
 use hookgate_plugin_sdk::testing;
 
 fn cfg(v: Value) -> EnvelopeConfig {
-    let c: EnvelopeConfig = serde::Deserialize::deserialize(v).unwrap();
-    c.validate().unwrap();
-    c
+    EnvelopeConfig::load(&v).unwrap()
 }
 
-fn event(event_type: &str) -> Event {
-    testing::delivery(event_type, &json!({})).event().clone()
+/// A delivery of an `event_type` event; `wrap` takes the body separately.
+fn event(event_type: &str) -> Delivery {
+    testing::delivery(event_type, &json!({}))
 }
 
 fn envelope(data: Value) -> Value {
@@ -61,24 +60,86 @@ fn lightweight_like_mobaro() {
     assert_eq!(out["objectId"], Value::Null);
 }
 
-#[test]
-fn config_errors() {
-    let parse = |v: Value| serde_json_from(v).and_then(|c| c.validate().map(|_| c));
-    assert!(parse(json!({"format": "xml"}))
-        .unwrap_err()
-        .contains("unknown variant `xml`"));
-    assert!(parse(json!({"format": "cloudevents", "source": ""}))
-        .unwrap_err()
-        .contains("source"));
-    assert!(parse(json!({"format": "lightweight", "id_pointer": "id"})).is_err());
-    assert!(parse(json!({"format": "lightweight", "idpointer": "/id"}))
-        .unwrap_err()
-        .contains("unknown field"));
+fn problems(config: Value) -> Vec<Problem> {
+    testing::check_config::<crate::Envelope>(config)
 }
 
-fn serde_json_from(v: Value) -> Result<EnvelopeConfig, String> {
-    serde::Deserialize::deserialize(v)
-        .map_err(|e: hookgate_plugin_sdk::serde_json::Error| e.to_string())
+/// The only problem `config` has; fails the test if it has none or several.
+fn problem(config: Value) -> Problem {
+    let mut found = problems(config);
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
+}
+
+#[test]
+fn good_configs_pass_the_check() {
+    for config in [
+        json!({"format": "cloudevents"}),
+        json!({"format": "cloudevents", "source": "/shop", "subject_pointer": "/data/id"}),
+        json!({"format": "lightweight", "resource_pointer": "/data/kind"}),
+        json!({"format": "template", "body": {"data": "{{/data}}"}}),
+    ] {
+        assert_eq!(problems(config.clone()), [], "{config}");
+    }
+}
+
+#[test]
+fn an_unknown_format_points_at_it() {
+    assert_eq!(
+        problem(json!({"format": "xml"})),
+        Problem::new(
+            "/format",
+            "unknown variant `xml`, expected one of `cloudevents`, `lightweight`, `template`"
+        )
+    );
+}
+
+#[test]
+fn a_config_that_is_not_an_object_says_what_is_expected() {
+    let p = problem(json!("cloudevents"));
+    assert_eq!(p.pointer, "");
+    assert!(
+        p.message.ends_with("expected an object with a `format`"),
+        "{p}"
+    );
+}
+
+#[test]
+fn an_unknown_field_of_a_format_points_at_it() {
+    let p = problem(json!({"format": "lightweight", "idpointer": "/id"}));
+    assert_eq!(p.pointer, "/idpointer");
+    assert!(
+        p.message.starts_with("unknown field `idpointer`, expected"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_field_of_the_wrong_type_points_at_it() {
+    let p = problem(json!({"format": "cloudevents", "source": 5}));
+    assert_eq!(p.pointer, "/source");
+    assert!(p.message.contains("expected a string"), "{p}");
+}
+
+#[test]
+fn an_empty_source_points_at_it() {
+    assert_eq!(
+        problem(json!({"format": "cloudevents", "source": ""})),
+        Problem::new(
+            "/source",
+            "`source` must not be empty (a URI reference such as `hookgate`)"
+        )
+    );
+}
+
+#[test]
+fn a_malformed_pointer_points_at_it() {
+    assert_eq!(
+        problem(json!({"format": "lightweight", "id_pointer": "id"})),
+        Problem::new("/id_pointer", r#"JSON pointer "id" must start with '/'"#)
+    );
+    let p = problem(json!({"format": "cloudevents", "subject_pointer": "/a~9"}));
+    assert_eq!(p.pointer, "/subject_pointer");
 }
 
 #[test]

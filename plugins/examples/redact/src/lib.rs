@@ -15,7 +15,7 @@
 
 use hookgate_plugin_sdk::json::{remove, validate_pointer};
 use hookgate_plugin_sdk::json_edit::{self, EditError};
-use hookgate_plugin_sdk::{Decision, Delivery, Plugin, Value};
+use hookgate_plugin_sdk::{parse_config, Decision, Delivery, Plugin, Problem, Value};
 use serde::Deserialize;
 
 /// The plugin's config.
@@ -38,19 +38,37 @@ fn default_mask() -> Value {
 }
 
 impl RedactConfig {
+    /// Parses and checks `config`: what both the load-time check and each delivery run, so
+    /// they agree on every config.
+    pub fn load(config: &Value) -> Result<Self, Vec<Problem>> {
+        let cfg: RedactConfig = parse_config(config).map_err(|p| vec![p])?;
+        let problems = cfg.problems();
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(problems)
+        }
+    }
+
     /// Rejects configs that would silently redact nothing: no pointers, a malformed pointer,
-    /// or the empty pointer (the whole body).
-    pub fn validate(&self) -> Result<(), String> {
+    /// or the empty pointer (the whole body). Each problem points at the offending entry.
+    pub fn problems(&self) -> Vec<Problem> {
         if self.remove.is_empty() && self.mask.is_empty() {
-            return Err("config needs at least one pointer in `remove` or `mask`".to_owned());
+            let message = "config needs at least one pointer in `remove` or `mask`";
+            return vec![Problem::new("", message)];
         }
-        for p in self.remove.iter().chain(&self.mask) {
-            if p.is_empty() {
-                return Err("the empty pointer would redact the whole body".to_owned());
-            }
-            validate_pointer(p)?;
-        }
-        Ok(())
+        let remove = self
+            .remove
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ("remove", i, p));
+        let mask = self.mask.iter().enumerate().map(|(i, p)| ("mask", i, p));
+        remove
+            .chain(mask)
+            .filter_map(|(list, i, p)| {
+                pointer_problem(p).map(|message| Problem::new(format!("/{list}/{i}"), message))
+            })
+            .collect()
     }
 
     /// Applies removals then masks to `body`; returns how many fields were changed.
@@ -88,14 +106,21 @@ impl RedactConfig {
     }
 }
 
+/// Why `pointer` cannot name a field to redact, if it cannot.
+fn pointer_problem(pointer: &str) -> Option<String> {
+    if pointer.is_empty() {
+        return Some("the empty pointer would redact the whole body".to_owned());
+    }
+    validate_pointer(pointer).err()
+}
+
 /// The plugin type exported to Hookgate.
 pub struct Redact;
 
 impl Plugin for Redact {
     fn handle(delivery: Delivery) -> Result<Decision, String> {
-        let cfg: RedactConfig =
-            hookgate_plugin_sdk::config().map_err(|e| format!("redact: {e}"))?;
-        cfg.validate().map_err(|e| format!("redact: {e}"))?;
+        let cfg = hookgate_plugin_sdk::config_with(RedactConfig::load)
+            .map_err(|e| format!("redact: {e}"))?;
         let text = json_edit::check(delivery.body()).map_err(|e| format!("redact: {e}"))?;
         let mut edited = text.to_owned();
         match cfg.apply_text(&mut edited) {
@@ -114,6 +139,10 @@ impl Plugin for Redact {
             Err(e) => Err(format!("redact: {e}")),
         }
     }
+
+    fn check_config(config: &Value) -> Vec<Problem> {
+        RedactConfig::load(config).err().unwrap_or_default()
+    }
 }
 
 hookgate_plugin_sdk::export_plugin!(Redact);
@@ -124,9 +153,7 @@ mod tests {
     use hookgate_plugin_sdk::{json, testing};
 
     fn cfg(v: Value) -> RedactConfig {
-        let c: RedactConfig = serde::Deserialize::deserialize(v).unwrap();
-        c.validate().unwrap();
-        c
+        RedactConfig::load(&v).unwrap()
     }
 
     #[test]
@@ -198,15 +225,70 @@ mod tests {
         }
     }
 
+    fn problems(config: Value) -> Vec<Problem> {
+        testing::check_config::<Redact>(config)
+    }
+
     #[test]
-    fn invalid_configs() {
-        let bad = |v: Value| {
-            let c: RedactConfig = serde::Deserialize::deserialize(v).unwrap();
-            c.validate().unwrap_err()
-        };
-        assert!(bad(json!({})).contains("at least one pointer"));
-        assert!(bad(json!({"remove": [""]})).contains("whole body"));
-        assert!(bad(json!({"mask": ["data/x"]})).contains("must start with '/'"));
+    fn a_good_config_passes_the_check() {
+        let config = json!({"remove": ["/data/card"], "mask": ["/data/email"], "mask_with": 0});
+        assert_eq!(problems(config), []);
+    }
+
+    #[test]
+    fn a_config_without_pointers_is_refused_as_a_whole() {
+        assert_eq!(
+            problems(json!({})),
+            [Problem::new(
+                "",
+                "config needs at least one pointer in `remove` or `mask`"
+            )]
+        );
+        assert_eq!(problems(Value::Null).len(), 1);
+    }
+
+    #[test]
+    fn the_empty_pointer_is_refused_where_it_is() {
+        assert_eq!(
+            problems(json!({"remove": ["/a", ""]})),
+            [Problem::new(
+                "/remove/1",
+                "the empty pointer would redact the whole body"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_malformed_pointer_is_refused_where_it_is() {
+        assert_eq!(
+            problems(json!({"remove": ["/a"], "mask": ["data/x"]})),
+            [Problem::new(
+                "/mask/0",
+                r#"JSON pointer "data/x" must start with '/'"#
+            )]
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_where_it_is() {
+        let p = problems(json!({"paths": ["/data/card"]}));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].pointer, "/paths");
+        assert!(
+            p[0].message.starts_with(
+                "unknown field `paths`, expected one of `remove`, `mask`, `mask_with`"
+            ),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn a_pointer_of_the_wrong_type_is_refused_where_it_is() {
+        let p = problems(json!({"remove": ["/a", 5]}));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].pointer, "/remove/1");
+        assert!(p[0].message.contains("expected a string"), "{}", p[0]);
     }
 
     #[test]
@@ -216,10 +298,16 @@ mod tests {
         let d = testing::delivery("payment.created", &json!({"card": "4242", "amount": 5}));
         let out = Redact::handle(d).unwrap().json().unwrap();
         assert_eq!(out["data"], json!({"amount": 5}));
-        testing::set_config(&json!({"remove": ["/data/card"], "typo": 1}));
+    }
+
+    #[test]
+    fn a_delivery_fails_with_the_problem_the_check_reports() {
+        testing::reset();
+        testing::set_config(&json!({"remove": ["/data/card"], "mask": ["x"]}));
         let d = testing::delivery("payment.created", &json!({}));
-        assert!(Redact::handle(d)
-            .unwrap_err()
-            .starts_with("redact: invalid plugin config: unknown field `typo`"));
+        assert_eq!(
+            Redact::handle(d).unwrap_err(),
+            r#"redact: invalid plugin config: /mask/0: JSON pointer "x" must start with '/'"#
+        );
     }
 }

@@ -10,7 +10,7 @@
 //! `>`) so event data cannot ping `<!channel>` or forge links; set `"escape": false` to opt out.
 
 use hookgate_plugin_sdk::json::{placeholders, render, to_text, validate_pointer};
-use hookgate_plugin_sdk::{json, Decision, Delivery, Event, Plugin, Value};
+use hookgate_plugin_sdk::{json, parse_config, Decision, Delivery, Event, Plugin, Problem, Value};
 use serde::Deserialize;
 
 /// The plugin's config.
@@ -33,14 +33,24 @@ impl Default for SlackConfig {
 }
 
 impl SlackConfig {
-    /// Checks every placeholder is a valid pointer, so typos fail loudly.
-    pub fn validate(&self) -> Result<(), String> {
-        let Some(text) = &self.text else {
-            return Ok(());
-        };
-        placeholders(text)
+    /// Parses and checks `config`: what both the load-time check and each delivery run, so
+    /// they agree on every config.
+    pub fn load(config: &Value) -> Result<Self, Vec<Problem>> {
+        let cfg: SlackConfig = parse_config(config).map_err(|p| vec![p])?;
+        match cfg.problem() {
+            None => Ok(cfg),
+            Some(p) => Err(vec![p]),
+        }
+    }
+
+    /// The first placeholder in `text` that is not a valid pointer, so typos fail loudly.
+    /// Braces that hold no pointer (`{{name}}`) are Slack's own text and stay as they are.
+    pub fn problem(&self) -> Option<Problem> {
+        let text = self.text.as_deref()?;
+        let message = placeholders(text)
             .iter()
-            .try_for_each(|p| validate_pointer(p))
+            .find_map(|p| validate_pointer(p).err())?;
+        Some(Problem::new("/text", message))
     }
 
     /// The message text. `body` is only parsed when the template has placeholders, so the
@@ -80,13 +90,17 @@ pub struct Slack;
 
 impl Plugin for Slack {
     fn handle(delivery: Delivery) -> Result<Decision, String> {
-        let cfg: SlackConfig = hookgate_plugin_sdk::config().map_err(|e| format!("slack: {e}"))?;
-        cfg.validate().map_err(|e| format!("slack: {e}"))?;
+        let cfg = hookgate_plugin_sdk::config_with(SlackConfig::load)
+            .map_err(|e| format!("slack: {e}"))?;
         let text = cfg
             .message(delivery.event(), || delivery.json())
             .map_err(|e| format!("slack: {e}"))?;
         let (_, headers) = delivery.into_body_and_headers();
         Ok(Decision::deliver_json(&json!({ "text": text }), headers))
+    }
+
+    fn check_config(config: &Value) -> Vec<Problem> {
+        SlackConfig::load(config).err().unwrap_or_default()
     }
 }
 
@@ -136,10 +150,48 @@ mod tests {
         );
     }
 
+    fn problems(config: Value) -> Vec<Problem> {
+        testing::check_config::<Slack>(config)
+    }
+
     #[test]
-    fn bad_placeholder_is_rejected() {
-        assert!(cfg("{{/a~x}}").validate().is_err());
-        assert!(cfg("{{/a}} {{not a pointer}}").validate().is_ok());
+    fn a_good_config_passes_the_check() {
+        assert_eq!(
+            problems(json!({"text": "{{/data/id}} {{not a pointer}}"})),
+            []
+        );
+        assert_eq!(problems(Value::Null), []);
+    }
+
+    #[test]
+    fn a_bad_placeholder_points_at_the_text() {
+        assert_eq!(
+            problems(json!({"text": "ok {{/a}} bad {{/a~x}}"})),
+            [Problem::new(
+                "/text",
+                r#"JSON pointer "/a~x" has a '~' not followed by 0 or 1"#
+            )]
+        );
+    }
+
+    #[test]
+    fn a_wrong_type_points_at_the_field() {
+        let p = problems(json!({"escape": "no"}));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].pointer, "/escape");
+        assert!(p[0].message.contains("expected a boolean"), "{}", p[0]);
+    }
+
+    #[test]
+    fn an_unknown_field_points_at_itself() {
+        let p = problems(json!({"txt": "hi"}));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].pointer, "/txt");
+        assert!(
+            p[0].message.contains("expected `text` or `escape`"),
+            "{}",
+            p[0]
+        );
     }
 
     #[test]

@@ -15,4 +15,10 @@ impl Guest for Identity {
     }
 }
 
+impl exports::hookgate::plugin::validate::Guest for Identity {
+    fn check_config(_config: String) -> Vec<exports::hookgate::plugin::validate::Problem> {
+        Vec::new()
+    }
+}
+
 export!(Identity);
