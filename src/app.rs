@@ -40,8 +40,8 @@ pub enum ConfigSource {
     File(PathBuf),
 }
 
-/// Runs the gateway until `shutdown` resolves. `on_listening` is told the bound address (the
-/// config may say port 0).
+/// Runs the gateway until `shutdown` resolves. A config whose plugin configs the plugins
+/// themselves refuse does not start.
 pub async fn run(
     source: ConfigSource,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -69,14 +69,21 @@ pub async fn run(
     registry.set_managed(managed_endpoints(&cfg, store.as_ref()).await?);
     let signal = Arc::new(DueSignal::new());
     let client = Arc::new(ArcSwap::from_pointee(Client::new(&cfg.network)?));
-    let plugins = if cfg.plugins.is_empty() {
-        None
-    } else {
-        let host = plugin_io::host(store.clone(), client.clone(), &cfg.data_dir)
-            .map_err(|e| anyhow::anyhow!("plugin host: {e}"))?;
-        plugin_io::sync(&host, None, &cfg).await;
-        Some(Arc::new(host))
-    };
+    // Always a host: any endpoint, including one created later through the API, may use a
+    // built-in plugin. An unused host costs an engine and a parked ticker thread.
+    let host = plugin_io::host(store.clone(), client.clone(), &cfg.data_dir)
+        .map_err(|e| anyhow::anyhow!("plugin host: {e}"))?;
+    plugin_io::sync(&host, None, &cfg).await;
+    let problems = plugin_io::check_plugin_configs(&host, &cfg.endpoints).await;
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "{}",
+            config::ConfigError::Invalid {
+                diagnostics: problems
+            }
+        );
+    }
+    let plugins = Some(Arc::new(host));
     let shared = Arc::new(Shared {
         store: store.clone(),
         registry: registry.clone(),
@@ -193,6 +200,32 @@ pub async fn run(
     drop(store);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `hookgate config check FILE`: the file's own rules, then every plugin loaded (a missing or
+/// broken `.wasm` is an error) and asked about each chain entry's config, as `serve` would.
+/// `FILE: ok (…)`, or every problem, one per line.
+pub async fn check_config_file(path: &Path) -> Result<String, String> {
+    let cfg = config::load(path).map_err(|e| e.to_string())?;
+    let host = crate::plugins::offline::host()?;
+    let mut problems: Vec<String> = Vec::new();
+    for (name, p) in &cfg.plugins {
+        if let Err(e) = plugin_io::load(&host, name, p).await {
+            problems.push(format!("{}: plugins.{name}: {e}", path.display()));
+        }
+    }
+    let diags = plugin_io::check_plugin_configs(&host, &cfg.endpoints).await;
+    problems.extend(diags.iter().map(ToString::to_string));
+    if !problems.is_empty() {
+        return Err(problems.join("\n"));
+    }
+    Ok(format!(
+        "{}: ok ({} endpoints, {} api keys, {} plugins)",
+        path.display(),
+        cfg.endpoints.len(),
+        cfg.auth.api_keys.len(),
+        cfg.plugins.len()
+    ))
 }
 
 /// The config-defined endpoints with their secrets (configured, or generated and stored).
@@ -318,14 +351,18 @@ async fn apply_reload(
     if new.delivery.max_in_flight != old.delivery.max_in_flight {
         tracing::warn!("delivery.max_in_flight changes only on restart");
     }
-    match &shared.plugins {
-        Some(host) => plugin_io::sync(host, Some(&old), &new).await,
-        None if !new.plugins.is_empty() => {
-            tracing::warn!(
-                "plugins were added to a gateway started without any: restart to load them"
-            )
+    if let Some(host) = &shared.plugins {
+        plugin_io::sync(host, Some(&old), &new).await;
+        let problems = plugin_io::check_plugin_configs(host, &new.endpoints).await;
+        if !problems.is_empty() {
+            // Put the plugins of the running config back, as if the reload never started.
+            plugin_io::sync(host, Some(&new), &old).await;
+            let e = config::ConfigError::Invalid {
+                diagnostics: problems,
+            };
+            tracing::error!("config rejected, the last good config keeps running:\n{e}");
+            return;
         }
-        None => {}
     }
     shared.registry.set_config(snap);
     if new.network != old.network || new.plugins.keys().ne(old.plugins.keys()) {

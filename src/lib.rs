@@ -27,13 +27,16 @@
 //! [`guard`] is the SSRF policy shared across the flow: config applies its static URL check at
 //! load, delivery applies it (plus DNS vetting) on every attempt. It imports nothing of ours.
 //! [`metrics`] is the other leaf: process counters and histograms anyone may record into,
-//! rendered for `/metrics`.
+//! rendered for `/metrics`. [`builtin_plugins`] (the shipped plugins' bytes, built from
+//! `plugins/` by `build.rs`) and [`wasm_toolchain`] (installing the wasm target before a plugin
+//! build; also compiled into `build.rs`) are leaves too.
 //!
 //! [`app`] wires them together and owns shutdown and reload; [`cli`] holds the command-line
 //! types and the API client. `main.rs` only parses the command line and calls them.
 
 pub mod api;
 pub mod app;
+pub mod builtin_plugins;
 pub mod cli;
 pub mod config;
 pub mod delivery;
@@ -43,6 +46,7 @@ pub mod metrics;
 pub mod plugins;
 pub mod signing;
 pub mod store;
+pub mod wasm_toolchain;
 
 /// Tenant of events and endpoints that name none: single-tenant users never mention tenants.
 pub const DEFAULT_TENANT: &str = "default";

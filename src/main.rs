@@ -52,14 +52,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             hookgate::app::run(source, shutdown_signal()).await?;
         }
-        Command::Config(ConfigCommand::Check { file }) => match hookgate::config::check_file(&file)
-        {
-            Ok(msg) => println!("{msg}"),
-            Err(msg) => {
-                eprintln!("{msg}");
-                return Ok(ExitCode::from(1));
+        Command::Config(ConfigCommand::Check { file }) => {
+            match hookgate::app::check_config_file(&file).await {
+                Ok(msg) => println!("{msg}"),
+                Err(msg) => {
+                    eprintln!("{msg}");
+                    return Ok(ExitCode::from(1));
+                }
             }
-        },
+        }
         Command::Plugin(c) => {
             if !cli::plugin::run(c).await? {
                 return Ok(ExitCode::from(1));

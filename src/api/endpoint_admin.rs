@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::events::test_event;
 use super::ApiState;
 use crate::config::{is_valid_id, parse_duration, Diagnostic};
-use crate::dispatch::LiveEndpoint;
+use crate::dispatch::{plugin_io, LiveEndpoint};
 use crate::signing::Secret;
 use crate::store::{now_ms, rfc3339, AuditEntry, Ingested, ManagedEndpoint, Millis, SigningSecret};
 
@@ -86,11 +86,21 @@ fn opt_string(m: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiEr
     }
 }
 
-/// Checks a definition against the rules in force and builds its live form.
-fn validate(state: &ApiState, rec: &ManagedEndpoint) -> Result<LiveEndpoint, ApiError> {
-    let cfg = state.config.load();
-    let names: Vec<String> = cfg.plugins.keys().cloned().collect();
-    LiveEndpoint::from_managed(rec, &cfg.network, &names).map_err(invalid)
+/// Checks a definition against the rules in force (the config file's, then each chain
+/// plugin's own check of its config) and builds its live form.
+async fn validate(state: &ApiState, rec: &ManagedEndpoint) -> Result<LiveEndpoint, ApiError> {
+    let live = {
+        let cfg = state.config.load();
+        let names: Vec<String> = cfg.plugins.keys().cloned().collect();
+        LiveEndpoint::from_managed(rec, &cfg.network, &names).map_err(invalid)?
+    };
+    if let Some(host) = &state.plugins {
+        let problems = plugin_io::check_plugin_configs(host, [&live.config]).await;
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+    }
+    Ok(live)
 }
 
 /// The stored record of an API-defined endpoint the caller may see.
@@ -167,7 +177,7 @@ pub async fn create(
         created_ms: now,
         updated_ms: now,
     };
-    let live = validate(&state, &rec)?;
+    let live = validate(&state, &rec).await?;
     let _guard = state.manage_lock.lock().await;
     if state.registry.get(&id).is_some() {
         return Err(ApiError::new(
@@ -232,7 +242,7 @@ pub async fn update(
     }
     merge(&mut rec.spec, &Value::Object(patch));
     rec.updated_ms = now_ms();
-    let live = validate(&state, &rec)?;
+    let live = validate(&state, &rec).await?;
     let audit = AuditEntry::new(&caller.name, "endpoint.update", &id, Some(&rec.tenant))
         .with(Some(before), Some(image(&rec)));
     state.store.save_managed_endpoint(rec, audit).await?;
@@ -311,7 +321,7 @@ pub async fn rotate_secret(
         expires_ms: None,
     });
     rec.updated_ms = now;
-    let live = validate(&state, &rec)?;
+    let live = validate(&state, &rec).await?;
     let audit = AuditEntry::new(
         &caller.name,
         "endpoint.rotate_secret",

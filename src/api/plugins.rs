@@ -10,34 +10,57 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::ApiState;
+use crate::builtin_plugins::{self, BuiltinPlugin};
+use crate::plugins::PluginStatus;
 use crate::store::AuditEntry;
 use crate::store::{rfc3339, KvError};
 
-/// `GET /v1/plugins`
+/// `GET /v1/plugins`: every configured plugin, then every built-in no endpoint uses yet
+/// (`status: available`; it loads on first use). Sorted by name.
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let items: Vec<Value> = state
-        .plugins
-        .as_ref()
-        .map(|h| h.status())
-        .unwrap_or_default()
+    let statuses = (state.plugins.as_ref()).map_or_else(Vec::new, |h| h.status());
+    let mut items: Vec<(String, Value)> = statuses
         .into_iter()
-        .map(|s| {
-            json!({
-                "name": s.name,
-                "path": s.path.display().to_string(),
-                "sha256": s.sha256,
-                "loaded_at": s.loaded_at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| rfc3339(d.as_millis() as u64)),
-                "status": if s.sha256.is_none() { "failed" } else if s.last_error.is_some() { "stale" } else { "ok" },
-                "last_error": s.last_error,
-            })
-        })
+        .map(|s| (s.name.clone(), loaded_json(s)))
         .collect();
-    Ok(Json(json!({ "data": items })))
+    for b in &builtin_plugins::ALL {
+        if !items.iter().any(|(name, _)| name == b.name) {
+            items.push((b.name.to_string(), available_json(b)));
+        }
+    }
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    let data: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
+    Ok(Json(json!({ "data": data })))
+}
+
+fn loaded_json(s: PluginStatus) -> Value {
+    json!({
+        "name": s.name,
+        "source": if s.source.path().is_some() { "file" } else { "builtin" },
+        "path": s.source.path().map(|p| p.display().to_string()),
+        "sha256": s.sha256,
+        "loaded_at": s.loaded_at.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| rfc3339(d.as_millis() as u64)),
+        "status": if s.sha256.is_none() { "failed" } else if s.last_error.is_some() { "stale" } else { "ok" },
+        "last_error": s.last_error,
+    })
+}
+
+fn available_json(b: &BuiltinPlugin) -> Value {
+    json!({
+        "name": b.name,
+        "source": "builtin",
+        "path": null,
+        "sha256": b.sha256(),
+        "loaded_at": null,
+        "status": "available",
+        "last_error": null,
+    })
 }
 
 fn known(state: &ApiState, name: &str) -> Result<(), ApiError> {
     match &state.plugins {
         Some(h) if h.status().iter().any(|s| s.name == name) => Ok(()),
+        _ if builtin_plugins::is_builtin(name) => Ok(()),
         _ => Err(ApiError::not_found("plugin", name)),
     }
 }

@@ -1,13 +1,20 @@
-//! `hookgate plugin new|build|test|check`: from nothing to a tested plugin without a gateway.
+//! `hookgate plugin new|build|test|check|list`: from nothing to a tested plugin without a
+//! gateway.
 //!
-//! `new` writes the scaffold in `plugins/template` (embedded in the binary); `build` runs cargo
-//! for wasm32-wasip2; `check` and `test` hand over to [`crate::plugins::offline`].
+//! `new` writes the scaffold in `plugins/template` (embedded in the binary); `build` installs
+//! the wasm32-wasip2 target if missing and runs cargo for it; `list` shows the built-ins;
+//! `check` and `test` hand over to [`crate::plugins::offline`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::ffi::OsStr;
+
 use anyhow::{anyhow, bail, Context};
 use clap::Subcommand;
+
+use crate::builtin_plugins;
+use crate::wasm_toolchain::{self, TargetStatus, WASM_TARGET};
 
 /// `hookgate plugin …`
 #[derive(Debug, Subcommand)]
@@ -44,6 +51,12 @@ pub enum PluginCommand {
     Check {
         /// The .wasm component.
         file: PathBuf,
+    },
+    /// The plugins compiled into this binary, with their sha256 (what `use: NAME` runs).
+    List {
+        /// Print JSON: `[{"name", "sha256", "bytes"}]`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -107,6 +120,13 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
             Ok(true)
         }
         PluginCommand::Build { dir } => {
+            match wasm_toolchain::ensure_wasm_target(OsStr::new("rustc"), &dir) {
+                Ok(TargetStatus::Present) => {}
+                Ok(TargetStatus::Installed) => {
+                    eprintln!("installed the {WASM_TARGET} rustup target")
+                }
+                Err(e) => bail!("{e}"),
+            }
             let status = Command::new("cargo")
                 .args(["build", "--release", "--target", "wasm32-wasip2"])
                 .current_dir(&dir)
@@ -124,6 +144,10 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
                     println!("{}", p.display());
                 }
             }
+            Ok(true)
+        }
+        PluginCommand::List { json } => {
+            list_builtins(json);
             Ok(true)
         }
         PluginCommand::Check { file } => match crate::plugins::offline::check(&file) {
@@ -166,5 +190,23 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
                 }
             }
         }
+    }
+}
+
+/// `hookgate plugin list`: name, sha256 and size of each built-in plugin.
+fn list_builtins(json: bool) {
+    let rows = builtin_plugins::ALL
+        .iter()
+        .map(|p| (p.name, p.sha256(), p.bytes.len()));
+    if json {
+        let items: Vec<serde_json::Value> = rows
+            .map(|(name, sha256, bytes)| serde_json::json!({"name": name, "sha256": sha256, "bytes": bytes}))
+            .collect();
+        println!("{}", serde_json::Value::Array(items));
+        return;
+    }
+    println!("{:<10} {:<64} {:>8}", "NAME", "SHA256", "BYTES");
+    for (name, sha256, bytes) in rows {
+        println!("{name:<10} {sha256:<64} {bytes:>8}");
     }
 }

@@ -13,11 +13,13 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::builtin_plugins;
+
 use super::endpoint;
 use super::reader::{Ctx, Obj};
 use super::types::{
     ApiKeyConfig, AuthConfig, Config, DeliveryConfig, NetworkConfig, PluginAllow, PluginConfig,
-    Scope,
+    PluginSource, Scope,
 };
 use super::validate::check_id;
 use super::values::{
@@ -69,16 +71,29 @@ pub(crate) fn build(root: &Node, base_dir: &Path, ctx: &mut Ctx) -> Config {
     if let Some(node) = top.get("network") {
         cfg.network = network(node, ctx);
     }
-    // Endpoints may only `use` declared plugins; a plugin whose own settings
+    // Endpoints may only `use` declared or built-in plugins; a plugin whose own settings
     // are wrong still counts as declared so the error isn't repeated.
     let mut declared = Vec::new();
     if let Some(node) = top.get("plugins") {
         (cfg.plugins, declared) = plugins(node, base_dir, ctx);
     }
+    declared.extend(builtin_plugins::names().map(String::from));
     if let Some(node) = top.get("endpoints") {
         cfg.endpoints = endpoint::endpoints(node, &cfg.network, &declared, ctx);
     }
+    add_used_builtins(&mut cfg);
     cfg
+}
+
+/// Built-ins that endpoints `use` without a top-level entry run with the default limits and
+/// no grants; listing them in `cfg.plugins` lets every consumer treat all plugins alike.
+fn add_used_builtins(cfg: &mut Config) {
+    for r in cfg.endpoints.iter().flat_map(|e| &e.plugins) {
+        if builtin_plugins::is_builtin(&r.name) && !cfg.plugins.contains_key(&r.name) {
+            cfg.plugins
+                .insert(r.name.clone(), PluginConfig::builtin_default());
+        }
+    }
 }
 
 fn non_empty_path(s: &str) -> Result<PathBuf, String> {
@@ -301,18 +316,30 @@ fn plugins(
             ctx.error(e.key_pos, &path, format!("plugin name: {msg}"));
             continue;
         }
-        if let Some(plugin) = plugin(&e.value, &path, base_dir, ctx) {
+        if let Some(plugin) = plugin(&e.key, &e.value, &path, base_dir, ctx) {
             out.insert(e.key.clone(), plugin);
         }
     }
     (out, declared)
 }
 
-fn plugin(node: &Node, path: &str, base_dir: &Path, ctx: &mut Ctx) -> Option<PluginConfig> {
+/// One `plugins:` entry. `path` may be left out for a built-in name (the entry then only sets
+/// limits and grants for the built-in); given, it replaces the built-in with that file.
+fn plugin(
+    name: &str,
+    node: &Node,
+    path: &str,
+    base_dir: &Path,
+    ctx: &mut Ctx,
+) -> Option<PluginConfig> {
     let obj = ctx.object(node, path, PLUGIN)?;
-    let file = ctx
-        .required(&obj, "path")
-        .and_then(|n| ctx.value(n, &obj.path_of("path"), non_empty_path));
+    let file = if obj.get("path").is_none() && builtin_plugins::is_builtin(name) {
+        Some(None)
+    } else {
+        ctx.required(&obj, "path")
+            .and_then(|n| ctx.value(n, &obj.path_of("path"), non_empty_path))
+            .map(Some)
+    };
     let mut memory = PluginConfig::DEFAULT_MEMORY;
     ctx.set(&mut memory, &obj, "memory", |s| match parse_size(s)? {
         0 => Err("memory must be greater than 0".to_string()),
@@ -334,7 +361,10 @@ fn plugin(node: &Node, path: &str, base_dir: &Path, ctx: &mut Ctx) -> Option<Plu
         }
     }
     Some(PluginConfig {
-        path: base_dir.join(file?),
+        source: match file? {
+            Some(file) => PluginSource::File(base_dir.join(file)),
+            None => PluginSource::Builtin,
+        },
         memory,
         timeout,
         allow,

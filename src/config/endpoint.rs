@@ -16,6 +16,7 @@ use super::build::{member, report_at_member};
 use super::de::from_node;
 use super::pattern::EventPattern;
 use super::reader::{Ctx, Obj};
+use super::spans::ConfigSpans;
 use super::template::HeaderTemplate;
 use super::types::{EndpointConfig, NetworkConfig, OnError, Ordering, PluginRef, Rate};
 use super::validate::{
@@ -213,7 +214,8 @@ fn plugin_refs(obj: &Obj, plugins: &[String], ctx: &mut Ctx) -> Vec<PluginRef> {
                     Ok(s.to_string())
                 } else {
                     Err(format!(
-                        "unknown plugin `{s}` (declare it under the top-level `plugins:`)"
+                        "unknown plugin `{s}` (declare it under the top-level `plugins:`, or use a built-in: {})",
+                        crate::builtin_plugins::names().collect::<Vec<_>>().join(", ")
                     ))
                 }
             })
@@ -226,10 +228,13 @@ fn plugin_refs(obj: &Obj, plugins: &[String], ctx: &mut Ctx) -> Vec<PluginRef> {
             .field(&r, "on_error", OnError::from_str)
             .unwrap_or_default();
         if let (Some(name), Some(config)) = (name, config) {
+            let spans =
+                ConfigSpans::new(ctx.file(), &r.path_of("config"), item.pos, r.get("config"));
             out.push(PluginRef {
                 name,
                 config,
                 on_error,
+                spans,
             });
         }
     }

@@ -2,8 +2,9 @@
 //!
 //! Owns: loading ([`load`], [`parse`]), the typed [`Config`], validation with
 //! positioned [`Diagnostic`]s (`file:line:column: path: message`), reload
-//! diffs ([`diff`]), the file [`Watcher`] and `hookgate config check`
-//! ([`check_file`]).
+//! diffs ([`diff`]) and the file [`Watcher`]. `hookgate config check` is
+//! `app::check_config_file`: it also loads the plugins and asks them about
+//! their configs, which this module cannot do.
 //!
 //! Pipeline: YAML text → positioned tree (`yaml.rs`) → `${VAR}` interpolation
 //! of scalar values (`interpolate.rs`, after parsing so positions stay true)
@@ -22,6 +23,7 @@ mod interpolate;
 mod pattern;
 mod reader;
 mod runtime;
+mod spans;
 mod template;
 mod types;
 mod validate;
@@ -44,10 +46,11 @@ use std::path::{Path, PathBuf};
 pub use diff::{diff, ConfigDiff};
 pub use pattern::{is_valid_event_type, is_valid_id, matches_any, EventPattern};
 pub use runtime::parse_endpoint;
+pub use spans::ConfigSpans;
 pub use template::{HeaderTemplate, TemplateVars};
 pub use types::{
     ApiKeyConfig, AuthConfig, Config, DeliveryConfig, EndpointConfig, NetworkConfig, OnError,
-    Ordering, PluginAllow, PluginConfig, PluginRef, Rate, Scope,
+    Ordering, PluginAllow, PluginConfig, PluginRef, PluginSource, Rate, Scope,
 };
 pub use values::{parse_duration, parse_size};
 pub use watcher::Watcher;
@@ -150,20 +153,5 @@ pub fn parse(
             diagnostics.sort_by_key(|d| (d.line, d.column));
             Err(ConfigError::Invalid { diagnostics })
         }
-    }
-}
-
-/// What `hookgate config check FILE` prints: `FILE: ok (N endpoints, M api
-/// keys, K plugins)`, or every diagnostic (one per line) as the error.
-pub fn check_file(path: &Path) -> Result<String, String> {
-    match load(path) {
-        Ok(c) => Ok(format!(
-            "{}: ok ({} endpoints, {} api keys, {} plugins)",
-            path.display(),
-            c.endpoints.len(),
-            c.auth.api_keys.len(),
-            c.plugins.len()
-        )),
-        Err(e) => Err(e.to_string()),
     }
 }

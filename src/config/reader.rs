@@ -22,6 +22,11 @@ impl Ctx {
         }
     }
 
+    /// The file name diagnostics carry.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
     /// Records one problem at `pos` for the field at `path`.
     pub fn error(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
         self.diags.push(Diagnostic {

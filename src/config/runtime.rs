@@ -12,7 +12,8 @@ use super::types::{EndpointConfig, NetworkConfig};
 use super::Diagnostic;
 
 /// Validates one endpoint definition (`id`, `tenant`, `url`, `events`, `signature`, `headers`,
-/// `plugins`, `rate`, `max_in_flight`, `ordering`, `enabled`; unknown keys are errors). The
+/// `plugins`, `rate`, `max_in_flight`, `ordering`, `enabled`; unknown keys are errors; a chain
+/// may use any of `plugin_names` and the built-in plugins). The
 /// diagnostics' `path` names the field (`url`, `headers.X-Team`…); line and column are those of
 /// the JSON text, which callers usually drop.
 pub fn parse_endpoint(
@@ -22,8 +23,10 @@ pub fn parse_endpoint(
 ) -> Result<EndpointConfig, Vec<Diagnostic>> {
     let text = serde_json::to_string(spec).unwrap_or_default();
     let mut ctx = Ctx::new("request");
+    let mut names = plugin_names.to_vec();
+    names.extend(crate::builtin_plugins::names().map(String::from));
     let parsed = super::yaml::parse(&text, &mut ctx)
-        .and_then(|root| endpoint(&root, "", network, plugin_names, &mut ctx));
+        .and_then(|root| endpoint(&root, "", network, &names, &mut ctx));
     match parsed {
         Some(ep) if ctx.diags.is_empty() => Ok(ep),
         _ if !ctx.diags.is_empty() => Err(ctx.diags),

@@ -218,8 +218,8 @@ pub struct NetworkConfig {
 /// One WebAssembly plugin, shared by the endpoints that `use` it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginConfig {
-    /// Path to the `.wasm` file, already resolved against the config file's directory.
-    pub path: PathBuf,
+    /// Where the component comes from: the binary (a built-in name with no `path:`) or a file.
+    pub source: PluginSource,
     /// Memory limit in bytes (default 32 MiB).
     pub memory: u64,
     /// Time limit per invocation (default 100 ms).
@@ -233,6 +233,27 @@ impl PluginConfig {
     pub const DEFAULT_MEMORY: u64 = 32 * 1024 * 1024;
     /// Time limit when `timeout` is not given.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
+
+    /// A built-in plugin with the default limits and no grants: what `use: filter` means when
+    /// the file has no `plugins: { filter: … }` entry.
+    pub fn builtin_default() -> PluginConfig {
+        PluginConfig {
+            source: PluginSource::Builtin,
+            memory: Self::DEFAULT_MEMORY,
+            timeout: Self::DEFAULT_TIMEOUT,
+            allow: PluginAllow::default(),
+        }
+    }
+}
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// Compiled into the binary (see [`crate::builtin_plugins`]); the plugin's name picks it.
+    Builtin,
+    /// A `.wasm` file, already resolved against the config file's directory; watched and
+    /// hot-reloaded. For a built-in name it replaces the built-in.
+    File(PathBuf),
 }
 
 /// Capabilities a plugin may use.
@@ -282,6 +303,9 @@ pub struct PluginRef {
     pub config: serde_json::Value,
     /// What to do when the plugin fails.
     pub on_error: OnError,
+    /// Where `config`'s values are in the file, to position the problems the plugin's own
+    /// check reports (compares equal whatever the positions).
+    pub spans: super::spans::ConfigSpans,
 }
 
 /// Behaviour when a plugin fails on a delivery.

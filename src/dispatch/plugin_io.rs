@@ -8,12 +8,12 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 
-use crate::config::{Config, PluginConfig};
+use crate::config::{Config, Diagnostic, EndpointConfig, PluginConfig, PluginSource};
 use crate::delivery::net::Method;
 use crate::delivery::Client;
 use crate::plugins::{
-    Grants, HostOptions, HttpFetcher, HttpMethod, HttpRequest, HttpResponse, KvBackend, PluginHost,
-    PluginLimits, MAX_RESPONSE_BYTES,
+    Grants, HostOptions, HttpFetcher, HttpMethod, HttpRequest, HttpResponse, KvBackend,
+    LoadedPlugin, PluginError, PluginHost, PluginLimits, Source, MAX_RESPONSE_BYTES,
 };
 use crate::store::Store;
 
@@ -107,11 +107,53 @@ pub async fn sync(host: &PluginHost, old: Option<&Config>, new: &Config) {
         if old.and_then(|o| o.plugins.get(name)) == Some(p) && host.get(name).is_some() {
             continue;
         }
-        match host.load(name, &p.path, limits(p), grants(p)).await {
+        match load(host, name, p).await {
             Ok(l) => {
                 tracing::info!(plugin = %name, sha256 = %l.sha256, cache = ?l.cache, "plugin loaded")
             }
             Err(e) => tracing::error!(plugin = %name, error = %e, "plugin failed to load"),
         }
     }
+}
+
+/// Loads one configured plugin (its file, or the built-in of that name) into `host`.
+pub async fn load(
+    host: &PluginHost,
+    name: &str,
+    p: &PluginConfig,
+) -> Result<Arc<LoadedPlugin>, PluginError> {
+    let source = match (&p.source, crate::builtin_plugins::find(name)) {
+        (PluginSource::File(path), _) => Source::File(path.clone()),
+        (PluginSource::Builtin, Some(b)) => Source::Builtin(b.name),
+        (PluginSource::Builtin, None) => {
+            return Err(PluginError::NotLoaded {
+                plugin: name.to_string(),
+            })
+        }
+    };
+    host.load_source(name, source, limits(p), grants(p)).await
+}
+
+/// Every problem the plugins of `endpoints` find in their chain entries' configs, positioned
+/// at the offending value (`file:line:column: endpoints[2].plugins[0].config.format: …`).
+/// A plugin that is not loaded is skipped (its load failure is reported on its own); one whose
+/// check fails (trap, deadline) is a problem, since the config cannot be judged.
+pub async fn check_plugin_configs<'a>(
+    host: &PluginHost,
+    endpoints: impl IntoIterator<Item = &'a EndpointConfig>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for r in endpoints.into_iter().flat_map(|e| &e.plugins) {
+        match host.check_config(&r.name, &r.config).await {
+            Ok(problems) => {
+                out.extend((problems.iter()).map(|p| r.spans.diagnostic(&p.pointer, &p.message)))
+            }
+            Err(PluginError::NotLoaded { .. }) => {}
+            Err(e) => out.push(
+                r.spans
+                    .diagnostic("", &format!("cannot check this config: {e}")),
+            ),
+        }
+    }
+    out
 }

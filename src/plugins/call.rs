@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{Decision, Delivery};
+use super::bindings::{Decision, Delivery, Problem};
 use super::error::PluginError;
 use super::host::{wasi, HostState, Services};
 use super::limits::{check_output, MemoryLimiter};
@@ -40,22 +40,21 @@ impl std::fmt::Display for DeadlineExceeded {
 
 impl std::error::Error for DeadlineExceeded {}
 
-/// Calls `plugin`'s `handle` once on a fresh instance; a `deliver` output is validated.
-pub(super) async fn call(
+/// A fresh `Store` for one call of `plugin`: memory cap, wall-clock deadline (epoch callback),
+/// empty WASI context and captured stdio.
+fn fresh_store(
     plugin: &LoadedPlugin,
     services: &Services,
     config_json: &str,
-    delivery: &Delivery,
-) -> Result<Decision, PluginError> {
+    delivery_id: &str,
+) -> Store<HostState> {
     let policy = Arc::clone(&plugin.policy);
-    let name = &*policy.name;
-    let timeout = policy.limits.timeout;
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + policy.limits.timeout;
     let stdio = wasi::Stdio::default();
     let state = HostState {
         policy: Arc::clone(&policy),
         config_json: config_json.to_string(),
-        delivery_id: delivery.id.clone(),
+        delivery_id: delivery_id.to_string(),
         deadline,
         services: services.clone(),
         limiter: MemoryLimiter::new(Arc::clone(&policy.name), policy.limits.memory_bytes),
@@ -73,31 +72,45 @@ pub(super) async fn call(
             Ok(UpdateDeadline::Yield(1))
         }
     });
+    store
+}
 
-    let deadline_err = || PluginError::Deadline {
-        plugin: name.to_string(),
-        ms: timeout.as_millis() as u64,
-    };
-    let run = async {
-        let instance = plugin
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(Failure::Instantiate)?;
-        instance
-            .hookgate_plugin_handler()
-            .call_handle(&mut store, delivery)
-            .await
-            .map_err(Failure::Call)
-    };
-    let result = tokio::time::timeout(timeout + HOST_SLACK, run).await;
+/// Turns the outcome of a guarded call into the guest's answer or the precise `PluginError`,
+/// forwarding the guest's stdout/stderr to the log either way.
+fn settle<R>(
+    result: Result<Result<R, Failure>, tokio::time::error::Elapsed>,
+    plugin: &LoadedPlugin,
+    store: &Store<HostState>,
+) -> Result<R, PluginError> {
     wasi::forward(store.data());
-    let returned = match result {
-        Err(_elapsed) => return Err(deadline_err()),
-        Ok(Err(failure)) => return Err(classify(failure, name, &store, timeout)),
-        Ok(Ok(returned)) => returned,
+    let timeout = plugin.policy.limits.timeout;
+    match result {
+        Err(_elapsed) => Err(PluginError::Deadline {
+            plugin: plugin.policy.name.to_string(),
+            ms: timeout.as_millis() as u64,
+        }),
+        Ok(Err(failure)) => Err(classify(failure, &plugin.policy.name, store, timeout)),
+        Ok(Ok(returned)) => Ok(returned),
+    }
+}
+
+/// Calls `plugin`'s `handle` once on a fresh instance; a `deliver` output is validated.
+pub(super) async fn call(
+    plugin: &LoadedPlugin,
+    services: &Services,
+    config_json: &str,
+    delivery: &Delivery,
+) -> Result<Decision, PluginError> {
+    let mut store = fresh_store(plugin, services, config_json, &delivery.id);
+    let run = async {
+        let instance =
+            (plugin.pre.instantiate_async(&mut store).await).map_err(Failure::Instantiate)?;
+        let handler = (plugin.handler.load(&mut store, &instance)).map_err(Failure::Instantiate)?;
+        (handler.call_handle(&mut store, delivery).await).map_err(Failure::Call)
     };
-    match returned {
+    let result = tokio::time::timeout(plugin.policy.limits.timeout + HOST_SLACK, run).await;
+    let name = &*plugin.policy.name;
+    match settle(result, plugin, &store)? {
         Err(message) => Err(PluginError::Guest {
             plugin: name.to_string(),
             message,
@@ -107,12 +120,34 @@ pub(super) async fn call(
                 name,
                 &out.body,
                 &out.headers,
-                policy.limits.max_output_bytes,
+                plugin.policy.limits.max_output_bytes,
             )?;
             Ok(Decision::Deliver(out))
         }
         Ok(decision @ Decision::Drop(_)) => Ok(decision),
     }
+}
+
+/// Asks `plugin` (its `validate` export, WIT 0.1.1) what is wrong with a chain entry's config,
+/// on a fresh instance under the same limits as a call. A plugin built against 0.1.0 has no
+/// check: its configs are accepted here and judged at the first delivery, as before.
+pub(super) async fn check_config(
+    plugin: &LoadedPlugin,
+    services: &Services,
+    config_json: &str,
+) -> Result<Vec<Problem>, PluginError> {
+    let Some(validate) = &plugin.validate else {
+        return Ok(Vec::new());
+    };
+    let mut store = fresh_store(plugin, services, config_json, "config-check");
+    let run = async {
+        let instance =
+            (plugin.pre.instantiate_async(&mut store).await).map_err(Failure::Instantiate)?;
+        let check = (validate.load(&mut store, &instance)).map_err(Failure::Instantiate)?;
+        (check.call_check_config(&mut store, config_json).await).map_err(Failure::Call)
+    };
+    let result = tokio::time::timeout(plugin.policy.limits.timeout + HOST_SLACK, run).await;
+    settle(result, plugin, &store)
 }
 
 /// Where a wasmtime error came from.

@@ -130,13 +130,15 @@ impl PluginHost {
         };
         let mut applied = Vec::with_capacity(chain.len());
         for entry in chain {
-            let result = match plugins.get(&entry.plugin) {
-                Some(p) => call(p, &self.inner.services, &entry.config_json, &delivery)
+            let plugin = match plugins.get(&entry.plugin) {
+                Some(p) => Ok(Arc::clone(p)),
+                None => self.builtin_on_first_use(&entry.plugin).await,
+            };
+            let result = match plugin {
+                Ok(p) => call(&p, &self.inner.services, &entry.config_json, &delivery)
                     .await
                     .map(|d| (d, p.sha256.clone())),
-                None => Err(PluginError::NotLoaded {
-                    plugin: entry.plugin.clone(),
-                }),
+                Err(e) => Err(e),
             };
             match result {
                 Ok((Decision::Deliver(out), sha256)) => {

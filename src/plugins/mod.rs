@@ -38,6 +38,7 @@ mod host;
 mod limits;
 pub mod offline;
 mod runtime;
+mod validate;
 mod watch;
 
 pub use self::cache::CacheOutcome;
@@ -52,5 +53,6 @@ pub use self::limits::{
     PluginLimits, DEFAULT_MAX_OUTPUT_BYTES, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT,
     MAX_OUTPUT_HEADERS,
 };
-pub use self::runtime::{HostOptions, LoadedPlugin, PluginHost, PluginStatus};
+pub use self::runtime::{HostOptions, LoadedPlugin, PluginHost, PluginStatus, Source};
+pub use self::validate::ConfigProblem;
 pub use self::watch::ReloadOutcome;

@@ -121,6 +121,20 @@ pub struct TestInput {
     pub kv: serde_json::Map<String, Value>,
 }
 
+/// A host with no gateway behind it: in-memory `kv`, `http` refused, no compiled-code cache.
+pub fn host() -> Result<PluginHost, String> {
+    host_with_kv(Arc::new(MemKv::default()))
+}
+
+fn host_with_kv(kv: Arc<MemKv>) -> Result<PluginHost, String> {
+    PluginHost::new(HostOptions {
+        cache_dir: None,
+        kv,
+        http: Arc::new(NoHttp),
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// `hookgate plugin test FILE --event e.json [--config c.json] [--kv kv.json]`.
 pub async fn test(path: &Path, input: TestInput) -> Result<String, String> {
     let kv = Arc::new(MemKv::default());
@@ -131,12 +145,7 @@ pub async fn test(path: &Path, input: TestInput) -> Result<String, String> {
         };
         kv.set("plugin", k, text.as_bytes())?;
     }
-    let host = PluginHost::new(HostOptions {
-        cache_dir: None,
-        kv,
-        http: Arc::new(NoHttp),
-    })
-    .map_err(|e| e.to_string())?;
+    let host = host_with_kv(kv)?;
     host.load(
         "plugin",
         path,

@@ -6,6 +6,7 @@
 //! and compile on the blocking pool. A failed (re)load leaves the last good version in the
 //! registry and records the error in `status()`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,10 +14,10 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::Engine;
 
-use super::bindings::{PluginPre, HANDLER_EXPORT, WORLD_IMPORTS};
+use super::bindings::{HandlerIndices, ValidateIndices, HANDLER_EXPORT, WORLD_IMPORTS};
 use super::cache::{self, CacheOutcome};
 use super::engine::{self, MAX_PLUGIN_MEMORY};
 use super::error::PluginError;
@@ -33,12 +34,61 @@ pub struct HostOptions {
     pub http: Arc<dyn HttpFetcher>,
 }
 
+/// A file's (mtime, length) when last read; `None` for built-ins and unreadable files.
+type FileStamp = Option<(SystemTime, u64)>;
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Compiled into the binary ([`crate::builtin_plugins`]), by name.
+    Builtin(&'static str),
+    /// A `.wasm` file (watched for changes).
+    File(PathBuf),
+}
+
+impl Source {
+    /// The file, for a file source.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Source::Builtin(_) => None,
+            Source::File(p) => Some(p),
+        }
+    }
+
+    /// The component's bytes and, for a file, its (mtime, length) stamp.
+    fn read(&self) -> Result<(Cow<'static, [u8]>, FileStamp), String> {
+        match self {
+            Source::Builtin(name) => crate::builtin_plugins::find(name)
+                .map(|b| (Cow::Borrowed(b.bytes), None))
+                .ok_or_else(|| format!("no built-in plugin `{name}`")),
+            Source::File(path) => {
+                let bytes =
+                    std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+                let stamp = std::fs::metadata(path)
+                    .ok()
+                    .and_then(|m| Some((m.modified().ok()?, m.len())));
+                Ok((Cow::Owned(bytes), stamp))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    /// `builtin:NAME` or the file's path.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Builtin(name) => write!(f, "builtin:{name}"),
+            Source::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
 /// A compiled, linked plugin ready to be instantiated per call.
 pub struct LoadedPlugin {
     /// Name from the configuration.
     pub name: String,
-    /// The `.wasm` file it was loaded from.
-    pub path: PathBuf,
+    /// Where it was loaded from.
+    pub source: Source,
     /// Hex sha256 of the file's bytes (recorded with each delivery it changed).
     pub sha256: String,
     /// When this version was loaded.
@@ -47,7 +97,11 @@ pub struct LoadedPlugin {
     pub cache: CacheOutcome,
     /// The limits this version runs under.
     pub limits: PluginLimits,
-    pub(super) pre: PluginPre<HostState>,
+    pub(super) pre: InstancePre<HostState>,
+    /// Where `handler` sits in the component's exports.
+    pub(super) handler: HandlerIndices,
+    /// Where `validate` sits, for components built against WIT 0.1.1 or later.
+    pub(super) validate: Option<ValidateIndices>,
     pub(super) policy: Arc<PluginPolicy>,
 }
 
@@ -55,7 +109,7 @@ impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadedPlugin")
             .field("name", &self.name)
-            .field("path", &self.path)
+            .field("source", &self.source)
             .field("sha256", &self.sha256)
             .field("cache", &self.cache)
             .field("limits", &self.limits)
@@ -68,8 +122,8 @@ impl std::fmt::Debug for LoadedPlugin {
 pub struct PluginStatus {
     /// Name from the configuration.
     pub name: String,
-    /// Configured file.
-    pub path: PathBuf,
+    /// Configured source (a file, or the built-in of that name).
+    pub source: Source,
     /// Digest of the version in service; `None` if no load ever succeeded.
     pub sha256: Option<String>,
     /// When the version in service was loaded.
@@ -81,7 +135,7 @@ pub struct PluginStatus {
 /// What a load needs to be repeated by `reload`.
 #[derive(Clone)]
 pub(super) struct Spec {
-    pub(super) path: PathBuf,
+    pub(super) source: Source,
     pub(super) limits: PluginLimits,
     pub(super) grants: Grants,
 }
@@ -157,8 +211,20 @@ impl PluginHost {
         limits: PluginLimits,
         grants: Grants,
     ) -> Result<Arc<LoadedPlugin>, PluginError> {
+        let source = Source::File(path.as_ref().to_path_buf());
+        self.load_source(name, source, limits, grants).await
+    }
+
+    /// Like [`PluginHost::load`], for a component from `source` (a file or a built-in).
+    pub async fn load_source(
+        &self,
+        name: &str,
+        source: Source,
+        limits: PluginLimits,
+        grants: Grants,
+    ) -> Result<Arc<LoadedPlugin>, PluginError> {
         let spec = Spec {
-            path: path.as_ref().to_path_buf(),
+            source,
             limits,
             grants,
         };
@@ -174,6 +240,28 @@ impl PluginHost {
     /// The version of `name` in service.
     pub fn get(&self, name: &str) -> Option<Arc<LoadedPlugin>> {
         self.inner.plugins.load().get(name).cloned()
+    }
+
+    /// `name` if loaded; otherwise, for a built-in, loads it with the default limits and no
+    /// grants (what `use: NAME` with no `plugins:` entry means). Built-ins load on first use so
+    /// a gateway compiles only the ones its endpoints (file or API) actually use.
+    pub async fn builtin_on_first_use(&self, name: &str) -> Result<Arc<LoadedPlugin>, PluginError> {
+        let not_loaded = || PluginError::NotLoaded {
+            plugin: name.to_string(),
+        };
+        let builtin = crate::builtin_plugins::find(name).ok_or_else(not_loaded)?;
+        let _guard = self.inner.load_lock.lock().await;
+        if let Some(p) = self.get(name) {
+            return Ok(p);
+        }
+        let spec = Spec {
+            source: Source::Builtin(builtin.name),
+            limits: PluginLimits::default(),
+            grants: Grants::default(),
+        };
+        self.load_locked(name, spec, None)
+            .await?
+            .ok_or_else(not_loaded)
     }
 
     /// Takes `name` out of service and forgets it (its chain entries then fail as not loaded).
@@ -209,7 +297,7 @@ impl PluginHost {
             spec: spec.clone(),
             status: PluginStatus {
                 name: name.to_string(),
-                path: spec.path.clone(),
+                source: spec.source.clone(),
                 sha256: None,
                 loaded_at: None,
                 last_error: None,
@@ -217,7 +305,7 @@ impl PluginHost {
             stamp: None,
         });
         record.spec = spec.clone();
-        record.status.path = spec.path.clone();
+        record.status.source = spec.source.clone();
         match result {
             Ok(Compiled::Unchanged(stamp)) => {
                 // Same content as the version in service (e.g. a broken edit was reverted).
@@ -286,11 +374,7 @@ fn compile_blocking(
 ) -> Result<Compiled, PluginError> {
     let fail =
         |what: &str, e: &dyn std::fmt::Display| PluginError::load(name, format!("{what}: {e}"));
-    let bytes = std::fs::read(&spec.path)
-        .map_err(|e| fail(&format!("reading {}", spec.path.display()), &e))?;
-    let stamp = std::fs::metadata(&spec.path)
-        .ok()
-        .and_then(|m| Some((m.modified().ok()?, m.len())));
+    let (bytes, stamp) = spec.source.read().map_err(|e| PluginError::load(name, e))?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     if skip_if_sha.as_deref() == Some(sha256.as_str()) {
         return Ok(Compiled::Unchanged(stamp));
@@ -303,15 +387,19 @@ fn compile_blocking(
         .linker
         .instantiate_pre(&component)
         .map_err(|e| fail("linking", &format!("{e:#}")))?;
-    let pre = PluginPre::new(pre).map_err(|e| fail("checking exports", &format!("{e:#}")))?;
+    let handler =
+        HandlerIndices::new(&pre).map_err(|e| fail("checking exports", &format!("{e:#}")))?;
+    let validate = ValidateIndices::new(&pre).ok();
     let loaded = LoadedPlugin {
         name: name.to_string(),
-        path: spec.path,
+        source: spec.source,
         sha256,
         loaded_at: SystemTime::now(),
         cache,
         limits: spec.limits,
         pre,
+        handler,
+        validate,
         policy,
     };
     Ok(Compiled::Loaded(loaded, stamp))

@@ -63,11 +63,14 @@ impl PluginHost {
             .collect();
         let mut outcomes = Vec::with_capacity(candidates.len());
         for (name, spec, stamp, sha) in candidates {
-            if stamp.is_some() && stamp == file_stamp(&spec.path) {
+            // Built-ins live in the binary: they change only with it.
+            let Some(path) = spec.source.path().map(|p| p.to_path_buf()) else {
+                continue;
+            };
+            if stamp.is_some() && stamp == file_stamp(&path) {
                 outcomes.push((name, ReloadOutcome::Unchanged));
                 continue;
             }
-            let path = spec.path.clone();
             let outcome = match self.load_locked(&name, spec, sha).await {
                 Ok(Some(loaded)) => ReloadOutcome::Reloaded {
                     sha256: loaded.sha256.clone(),
