@@ -800,7 +800,7 @@ async fn components_not_targeting_the_world_are_refused_with_a_reason() {
         (
             "empty.wasm",
             EMPTY_COMPONENT,
-            "does not export hookgate:plugin/handler@0.1.0",
+            "does not export hookgate:plugin/handler@0.1.1",
         ),
         (
             "alien.wasm",
@@ -1059,4 +1059,60 @@ async fn per_call_cost() {
             );
         }
     }
+}
+
+/// A built-in plugin and the same plugin loaded from the file `plugins/` builds cost the same
+/// per call (same bytes, same compiled code): 7 interleaved rounds of 10,000 calls each, p50 per
+/// round and the median of the rounds. Manual:
+/// `cargo test --release --test plugin_host builtin_costs -- --ignored --nocapture`.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "micro-benchmark; run manually in release"]
+async fn builtin_costs_the_same_as_its_file() {
+    let env = env();
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("plugins/target/wasm32-wasip2/release/redact.wasm");
+    let from_file = (env.host)
+        .load("file", &file, relaxed_limits(), Grants::default())
+        .await
+        .unwrap();
+    let builtin = (env.host)
+        .load_source(
+            "builtin",
+            Source::Builtin("redact"),
+            relaxed_limits(),
+            Grants::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        from_file.sha256, builtin.sha256,
+        "rebuild: the binary's redact is stale"
+    );
+    let body = json!({"data": {"name": "bob", "seq": 7, "pad": "x".repeat(1000)}}).to_string();
+    let config = json!({"remove": ["/data/seq"]});
+    let (mut f, mut b) = (Vec::new(), Vec::new());
+    for round in 0..7 {
+        for (name, out) in [("file", &mut f), ("builtin", &mut b)] {
+            let chain = [entry(name, config.clone(), OnError::Retry)];
+            let (p50, _) = measure(&env, &chain, body.as_bytes(), 10_000).await;
+            out.push(p50.as_secs_f64() * 1e6);
+        }
+        println!(
+            "round {round}: file {:.1} µs, builtin {:.1} µs",
+            f[round], b[round]
+        );
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "median p50: file {:.1} µs, builtin {:.1} µs (min–max file {:.1}–{:.1}, builtin {:.1}–{:.1})",
+        median(&mut f),
+        median(&mut b),
+        f[0],
+        f[f.len() - 1],
+        b[0],
+        b[b.len() - 1]
+    );
 }

@@ -11,20 +11,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use util::*;
 
-/// Builds the `plugins/` workspace for wasm32-wasip2 once per test binary; returns the output dir.
 fn wasm_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--release", "--target", "wasm32-wasip2"])
-            .current_dir(&root)
-            .status()
-            .expect("cargo build for plugins");
-        assert!(status.success(), "building the plugins failed");
-        root.join("target/wasm32-wasip2/release")
-    })
-    .clone()
+    plugins_wasm_dir()
 }
 
 fn plugin(name: &str, file: &str, extra: &str) -> String {
@@ -35,25 +23,11 @@ fn plugin(name: &str, file: &str, extra: &str) -> String {
 }
 
 async fn wait_status(api: &Api, id: &str, want: &[&str]) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, d) = api.get(&format!("/v1/deliveries/{id}")).await;
-        if want.contains(&d["status"].as_str().unwrap_or(""))
-            || std::time::Instant::now() > deadline
-        {
-            return d;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    api.wait_status(id, want).await
 }
 
 async fn publish(api: &Api, ty: &str, data: Value) -> String {
-    let (s, v) = api
-        .post("/v1/events", &json!({"type": ty, "data": data}))
-        .await;
-    assert_eq!(s, 202, "{v}");
-    assert_eq!(v["deliveries"].as_array().unwrap().len(), 1, "{v}");
-    v["deliveries"][0]["id"].as_str().unwrap().to_string()
+    api.publish_one(ty, data).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

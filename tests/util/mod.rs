@@ -27,7 +27,12 @@ pub struct Gateway {
 impl Gateway {
     /// Starts `hookgate serve --config <config>` and waits until it listens.
     pub fn start(config: &Path) -> Gateway {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        Gateway::start_with(Command::new(env!("CARGO_BIN_EXE_hookgate")), config)
+    }
+
+    /// Like [`Gateway::start`], with the program, working directory and environment of `cmd`.
+    pub fn start_with(mut cmd: Command, config: &Path) -> Gateway {
+        let mut child = cmd
             .args(["serve", "--log", "hookgate=debug,info", "--config"])
             .arg(config)
             .stdout(Stdio::null())
@@ -424,6 +429,25 @@ async fn answer(req: reqwest::RequestBuilder, what: &str) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Builds the `plugins/` workspace with the plugins README's command (installing the wasm
+/// target first if missing), once per test binary; returns the directory of the `.wasm` files.
+pub fn plugins_wasm_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plugins");
+        hookgate::wasm_toolchain::ensure_wasm_target(std::ffi::OsStr::new("rustc"), &root)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .current_dir(&root)
+            .status()
+            .expect("cargo build for plugins");
+        assert!(status.success(), "building the plugins failed");
+        root.join("target/wasm32-wasip2/release")
+    })
+    .clone()
+}
+
 /// A small blocking-free API client for tests.
 pub struct Api {
     pub base: String,
@@ -493,6 +517,25 @@ impl Api {
             r = r.bearer_auth(k);
         }
         answer(r, &format!("{method} {path}")).await
+    }
+    /// Publishes one event that fans out to exactly one endpoint; returns its delivery id.
+    pub async fn publish_one(&self, ty: &str, data: Value) -> String {
+        let (s, v) =
+            (self.post("/v1/events", &serde_json::json!({"type": ty, "data": data}))).await;
+        assert_eq!(s, 202, "{v}");
+        assert_eq!(v["deliveries"].as_array().unwrap().len(), 1, "{v}");
+        v["deliveries"][0]["id"].as_str().unwrap().to_string()
+    }
+    /// Polls a delivery until its status is one of `want` (or 20 s pass); returns it.
+    pub async fn wait_status(&self, id: &str, want: &[&str]) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, d) = self.get(&format!("/v1/deliveries/{id}")).await;
+            if want.contains(&d["status"].as_str().unwrap_or("")) || Instant::now() > deadline {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let mut r = self.http.get(format!("{}{}", self.base, path));
