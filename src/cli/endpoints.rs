@@ -169,7 +169,7 @@ pub struct EndpointFields {
     pub from: Option<String>,
     /// This endpoint's own delivery policy (the rest follows the gateway's `delivery:` block).
     #[command(flatten, next_help_heading = "Delivery policy")]
-    pub delivery: DeliveryFlags,
+    pub delivery: Box<DeliveryFlags>,
 }
 
 impl EndpointFields {

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::tests_invalid::check;
+use super::tests_invalid::{check, Want};
 use super::*;
 
 fn ok(yaml: &str) -> Config {
@@ -72,7 +72,7 @@ fn no_or_an_empty_delivery_key_overrides_nothing() {
 
 #[test]
 fn each_bad_value_gives_one_positioned_diagnostic() {
-    let cases: &[(&str, &str, (usize, usize, &str, &str))] = &[
+    let cases: &[(&str, &str, Want)] = &[
         (
             "timeout",
             "      timeout: 0s\n",
