@@ -125,3 +125,75 @@ async fn management_verbs_round_trip_through_the_api() {
     let bash = ok(&gw, &["completions", "bash"]);
     assert!(bash.contains("endpoints") && bash.contains("rotate-secret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_policy_flags_reach_the_endpoint() {
+    let dir = TestDir::new();
+    let recv = Receiver::start().await;
+    let keys = format!(
+        "auth:\n  api_keys:\n    - name: root\n      key: {ADMIN}\n      scopes: [admin]\n"
+    );
+    let gw = Gateway::start(&dir.write_config(&base_config(&keys), &recv.base));
+    let url = format!("{}/p", recv.base);
+    let get = |gw: &Gateway| -> Value {
+        serde_json::from_str(&ok(gw, &["endpoints", "get", "p1", "--json"])).unwrap()
+    };
+
+    #[rustfmt::skip]
+    ok(&gw, &["endpoints", "create", "--id", "p1", "--url", &url, "--timeout", "5s",
+        "--retry-schedule", "1m,5m,1h", "--jitter", "0.1", "--auto-disable-after", "10",
+        "--fail-fast-4xx", "--retry-after-cap", "1h"]);
+    let policy = serde_json::json!({"timeout": "5s", "retry_schedule": ["1m", "5m", "1h"],
+        "jitter": 0.1, "auto_disable_after": 10, "fail_fast_4xx": true, "retry_after_cap": "1h"});
+    assert_eq!(get(&gw)["delivery"], policy);
+
+    ok(
+        &gw,
+        &[
+            "endpoints",
+            "update",
+            "p1",
+            "--timeout",
+            "2s",
+            "--fail-fast-4xx=false",
+        ],
+    );
+    let d = &get(&gw)["delivery"];
+    assert_eq!(
+        (d["timeout"].as_str(), d["fail_fast_4xx"].as_bool()),
+        (Some("2s"), Some(false))
+    );
+    assert_eq!(
+        d["retry_schedule"], policy["retry_schedule"],
+        "untouched fields stay"
+    );
+    let shown = ok(&gw, &["endpoints", "get", "p1"]);
+    assert!(shown.contains("timeout 2s"), "{shown}");
+
+    // A bad value exits 2 before sending; a gateway-wide key is the server's 422.
+    let out = cli(&gw, &["endpoints", "update", "p1", "--jitter", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let from = dir.path().join("policy.json");
+    std::fs::write(&from, r#"{"delivery": {"shutdown_grace": "1s"}}"#).unwrap();
+    let out = cli(
+        &gw,
+        &[
+            "endpoints",
+            "update",
+            "p1",
+            "--from",
+            from.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("delivery.shutdown_grace") && err.contains("invalid_endpoint"),
+        "{err}"
+    );
+    assert_eq!(
+        get(&gw)["delivery"]["timeout"],
+        "2s",
+        "a refused update changes nothing"
+    );
+}

@@ -63,6 +63,15 @@ fn attempt_json(a: &AttemptRecord, of: usize) -> Value {
     })
 }
 
+/// The `m` of "attempt n of m": the endpoint's own schedule as it stands now (the global one
+/// once the endpoint is gone), plus the attempts made before the last manual requeue.
+fn attempts_allowed(state: &ApiState, d: &DeliveryRecord) -> usize {
+    let global = state.config.load();
+    let live = state.registry.get(&d.endpoint_id);
+    let own = live.as_ref().and_then(|e| e.config.delivery.as_ref());
+    global.delivery.policy(own).attempts() + d.retry_base as usize
+}
+
 /// `GET /v1/deliveries/{id}`: the delivery, the exact body sent, and every attempt with its
 /// exact headers.
 pub async fn get_delivery(
@@ -72,7 +81,7 @@ pub async fn get_delivery(
 ) -> Result<Json<Value>, ApiError> {
     let (d, attempts) = find(&state, &caller, &id).await?;
     let event = state.store.event(&d.event_id).await?;
-    let max = state.config.load().delivery.retry_schedule.len() + 1 + d.retry_base as usize;
+    let max = attempts_allowed(&state, &d);
     let mut v = delivery_json(&d);
     v["event_type"] = json!(event.as_ref().map(|e| e.event_type.clone()));
     // What was (or will be) sent: the plugin chain's output when there is one.

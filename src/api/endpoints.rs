@@ -15,7 +15,7 @@ use super::body::Params;
 use super::error::ApiError;
 use super::paging::{self, list_json};
 use super::ApiState;
-use crate::config::{EventPattern, OnError};
+use crate::config::{override_json, EventPattern, OnError};
 use crate::dispatch::{LiveEndpoint, Origin};
 use crate::store::{rfc3339, AuditEntry, EndpointState};
 
@@ -61,6 +61,9 @@ pub fn endpoint_json(state: &ApiState, e: &LiveEndpoint) -> Value {
         "max_in_flight": e.in_flight_cap(),
         "ordering": if e.is_fifo() { "fifo" } else { "none" },
         "enabled": c.enabled,
+        // Only what the endpoint overrides, in the file's spelling (a create or PATCH takes it
+        // back as is); every other field follows the global `delivery:` block.
+        "delivery": c.delivery.as_ref().map(override_json),
         "status": if state.registry.is_active(e) { "active" } else { "disabled" },
         "disabled_reason": st.disabled_reason,
         "consecutive_failures": st.consecutive_failures,

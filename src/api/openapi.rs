@@ -4,7 +4,7 @@
 
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, Required,
@@ -63,6 +63,42 @@ fn any(description: &str) -> ObjectBuilder {
     ObjectBuilder::new().description(Some(description))
 }
 
+/// An endpoint's own delivery policy: the overridable keys of the global `delivery:` block,
+/// each optional (unset = the global value at the time of each attempt). Closed, because the
+/// server refuses any other key (`max_in_flight` & co. are gateway-wide).
+fn delivery_policy() -> ObjectBuilder {
+    let typed = |t: Type, d: &str| ObjectBuilder::new().schema_type(t).description(Some(d));
+    json_object()
+        .description(Some(
+            "Overrides of the global `delivery:` block for this endpoint; unset fields inherit it",
+        ))
+        .property("timeout", string("Per attempt, `5s`"))
+        .property(
+            "retry_schedule",
+            strings("Delays after attempt 1, 2, …, `[1m, 5m, 1h]`; then dead"),
+        )
+        .property("jitter", typed(Type::Number, "Random spread, 0 to 1"))
+        .property(
+            "auto_disable_after",
+            typed(
+                Type::Integer,
+                "Consecutive failed attempts before the endpoint is disabled; 0 = never",
+            ),
+        )
+        .property(
+            "fail_fast_4xx",
+            typed(
+                Type::Boolean,
+                "Other 4xx than 408/410/429 are final at once",
+            ),
+        )
+        .property(
+            "retry_after_cap",
+            string("Upper bound on `Retry-After`, `1h`"),
+        )
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+}
+
 /// An endpoint definition, as in a config file entry; `required` lists what must be there.
 fn endpoint_body(create: bool) -> ObjectBuilder {
     let mut b = json_object()
@@ -93,6 +129,7 @@ fn endpoint_body(create: bool) -> ObjectBuilder {
         )
         .property("ordering", string("`none` or `fifo`"))
         .property("enabled", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property("delivery", delivery_policy())
         .property("description", string("Free text"));
     if create {
         b = b
@@ -282,4 +319,25 @@ pub fn document() -> OpenApi {
                 .build(),
         ))
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_bodies_describe_the_delivery_policy() {
+        let doc = serde_json::to_value(document()).unwrap();
+        for (path, method) in [("/v1/endpoints", "post"), ("/v1/endpoints/{id}", "patch")] {
+            let body = &doc["paths"][path][method]["requestBody"]["content"]["application/json"];
+            let policy = &body["schema"]["properties"]["delivery"];
+            let keys: Vec<&String> = policy["properties"].as_object().unwrap().keys().collect();
+            assert_eq!(
+                keys.len(),
+                6,
+                "{method} {path}: the six overridable keys: {keys:?}"
+            );
+            assert_eq!(policy["additionalProperties"], false, "{method} {path}");
+        }
+    }
 }

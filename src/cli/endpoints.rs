@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use super::client::Api;
+use super::endpoint_policy::{self, DeliveryFlags};
 use super::input::{
     json_arg, json_object_file, parse_duration_text, parse_header, parse_rate_text, parse_since,
 };
@@ -166,6 +167,9 @@ pub struct EndpointFields {
     /// The whole JSON body from a file (@- for stdin); flags given too override its fields.
     #[arg(long, value_name = "FILE|@-")]
     pub from: Option<String>,
+    /// This endpoint's own delivery policy (the rest follows the gateway's `delivery:` block).
+    #[command(flatten, next_help_heading = "Delivery policy")]
+    pub delivery: Box<DeliveryFlags>,
 }
 
 impl EndpointFields {
@@ -205,6 +209,7 @@ impl EndpointFields {
         if self.disabled {
             b.insert("enabled".into(), json!(false));
         }
+        self.delivery.apply(&mut b);
         b
     }
 
@@ -432,6 +437,7 @@ fn detail(v: &Value) -> String {
         ("rate", cell(v, "rate")),
         ("max in flight", cell(v, "max_in_flight")),
         ("ordering", cell(v, "ordering")),
+        ("delivery", endpoint_policy::summary(v)),
         ("managed by", cell(v, "managed_by")),
         ("description", cell(v, "description")),
         ("created", cell(v, "created_at")),

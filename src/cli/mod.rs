@@ -4,7 +4,7 @@
 //! with their own small HTTP client. Nothing here imports the store, the dispatcher or plugins.
 //!
 //! Client commands, one module per resource, each holding its clap types and what they run:
-//! [`endpoints`], [`deliveries`], [`events`], [`keys`], [`ops`] (stats, audit). They share
+//! [`endpoints`] (its delivery-policy flags in [`endpoint_policy`]), [`deliveries`], [`events`], [`keys`], [`ops`] (stats, audit). They share
 //! [`client`] (HTTP and problem+json errors), [`input`] (`@file` JSON, value syntaxes checked
 //! before sending) and [`table`] (tables for people, `--json` for scripts).
 
@@ -12,6 +12,7 @@ pub mod bench;
 pub mod client;
 pub mod completions;
 pub mod deliveries;
+pub mod endpoint_policy;
 pub mod endpoints;
 pub mod events;
 pub mod input;

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::builtin_plugins;
 
 use super::endpoint;
+use super::policy;
 use super::reader::{Ctx, Obj};
 use super::types::{
     ApiKeyConfig, AuthConfig, Config, DeliveryConfig, NetworkConfig, PluginAllow, PluginConfig,
@@ -23,8 +24,8 @@ use super::types::{
 };
 use super::validate::check_id;
 use super::values::{
-    parse_bool, parse_count, parse_duration, parse_fraction, parse_net, parse_positive, parse_size,
-    parse_size_usize, parse_socket_addr,
+    parse_bool, parse_duration, parse_net, parse_positive, parse_size, parse_size_usize,
+    parse_socket_addr,
 };
 use super::yaml::{index_path, Node};
 
@@ -39,6 +40,7 @@ const TOP: &[&str] = &[
 ];
 const AUTH: &[&str] = &["api_keys"];
 const API_KEY: &[&str] = &["name", "key", "key_sha256", "scopes", "tenant", "rate"];
+/// The global `delivery:` keys, in the order the unknown-key message lists them.
 const DELIVERY: &[&str] = &[
     "timeout",
     "retry_schedule",
@@ -236,44 +238,13 @@ fn delivery(node: &Node, ctx: &mut Ctx) -> DeliveryConfig {
     let Some(obj) = ctx.object(node, "delivery", DELIVERY) else {
         return d;
     };
-    ctx.set(&mut d.timeout, &obj, "timeout", positive_duration);
-    if let Some(entry) = obj.entry("retry_schedule") {
-        let path = obj.path_of("retry_schedule");
-        if let Some(items) = ctx.list(&entry.value, &path) {
-            if items.is_empty() {
-                let msg = "retry_schedule must list at least one delay";
-                ctx.error(entry.value.pos, &path, msg);
-            }
-            let parsed: Vec<Option<Duration>> = (items.iter().enumerate())
-                .map(|(i, item)| ctx.value(item, &index_path(&path, i), parse_duration))
-                .collect();
-            if let Some(schedule) = parsed.into_iter().collect::<Option<Vec<_>>>() {
-                if !schedule.is_empty() {
-                    d.retry_schedule = schedule;
-                }
-            }
-        }
-    }
-    ctx.set(&mut d.jitter, &obj, "jitter", parse_fraction);
-    ctx.set(
-        &mut d.auto_disable_after,
-        &obj,
-        "auto_disable_after",
-        parse_count::<u32>,
-    );
+    policy::apply(&mut d, policy::read(&obj, ctx));
     ctx.set(&mut d.max_in_flight, &obj, "max_in_flight", parse_positive);
     ctx.set(
         &mut d.response_body_limit,
         &obj,
         "response_body_limit",
         parse_size_usize,
-    );
-    ctx.set(&mut d.fail_fast_4xx, &obj, "fail_fast_4xx", parse_bool);
-    ctx.set(
-        &mut d.retry_after_cap,
-        &obj,
-        "retry_after_cap",
-        parse_duration,
     );
     ctx.set(
         &mut d.shutdown_grace,

@@ -1,7 +1,7 @@
 //! Reads and validates the `endpoints:` list: ids (unique), tenants, URLs
 //! against the network policy, event patterns, secret, signature, headers
 //! (names, reserved names, templates), plugin references, rate, concurrency,
-//! ordering and `enabled`.
+//! ordering, `enabled` and the endpoint's own `delivery:` policy (read in `policy.rs`).
 //!
 //! Owns: the endpoint key list and cross-field endpoint checks. Imports
 //! nothing from api/store/dispatch/delivery/plugins; uses `crate::signing`
@@ -38,6 +38,7 @@ const ENDPOINT: &[&str] = &[
     "max_in_flight",
     "ordering",
     "enabled",
+    "delivery",
 ];
 const PLUGIN_REF: &[&str] = &["use", "config", "on_error"];
 
@@ -117,6 +118,7 @@ pub(crate) fn endpoint(
         .field(&obj, "ordering", Ordering::from_str)
         .unwrap_or_default();
     let enabled = ctx.field(&obj, "enabled", parse_bool).unwrap_or(true);
+    let delivery = super::policy::endpoint_delivery(&obj, ctx);
     Some(EndpointConfig {
         id: id?,
         tenant: tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string()),
@@ -130,6 +132,7 @@ pub(crate) fn endpoint(
         max_in_flight,
         ordering,
         enabled,
+        delivery,
     })
 }
 

@@ -9,7 +9,7 @@
 //! Pipeline: YAML text → positioned tree (`yaml.rs`) → `${VAR}` interpolation
 //! of scalar values (`interpolate.rs`, after parsing so positions stay true)
 //! → typed config with every problem collected (`build.rs`, `endpoint.rs`,
-//! `values.rs`, `validate.rs`, `de.rs`).
+//! `policy.rs`, `values.rs`, `validate.rs`, `de.rs`).
 //!
 //! Dependency rule: `config` imports nothing from api, store, dispatch,
 //! delivery or plugins; the only crate module it uses is `crate::signing`
@@ -21,6 +21,7 @@ mod diff;
 mod endpoint;
 mod interpolate;
 mod pattern;
+mod policy;
 mod reader;
 mod runtime;
 mod spans;
@@ -36,6 +37,8 @@ mod tests_endpoints;
 #[cfg(test)]
 mod tests_invalid;
 #[cfg(test)]
+mod tests_policy;
+#[cfg(test)]
 mod tests_valid;
 #[cfg(test)]
 mod tests_watcher;
@@ -45,12 +48,14 @@ use std::path::{Path, PathBuf};
 
 pub use diff::{diff, ConfigDiff};
 pub use pattern::{is_valid_event_type, is_valid_id, matches_any, EventPattern};
+pub use policy::override_json;
 pub use runtime::parse_endpoint;
 pub use spans::ConfigSpans;
 pub use template::{HeaderTemplate, TemplateVars};
 pub use types::{
-    ApiKeyConfig, AuthConfig, Config, DeliveryConfig, EndpointConfig, NetworkConfig, OnError,
-    Ordering, PluginAllow, PluginConfig, PluginRef, PluginSource, Rate, Scope,
+    ApiKeyConfig, AuthConfig, Config, DeliveryConfig, DeliveryOverride, DeliveryPolicy,
+    EndpointConfig, NetworkConfig, OnError, Ordering, PluginAllow, PluginConfig, PluginRef,
+    PluginSource, Rate, Scope,
 };
 pub use values::{parse_duration, parse_size};
 pub use watcher::Watcher;

@@ -44,15 +44,20 @@ impl Ctx {
         let obj = self.map(node, path)?;
         for e in obj.entries {
             if !known.contains(&e.key.as_str()) {
-                let msg = format!(
-                    "unknown key `{}` (expected one of: {})",
-                    e.key,
-                    known.join(", ")
-                );
-                self.error(e.key_pos, &key_path(path, &e.key), msg);
+                self.unknown_key(e, path, known);
             }
         }
         Some(obj)
+    }
+
+    /// Reports entry `e` of the mapping at `path` as an unknown key, listing `known`.
+    pub fn unknown_key(&mut self, e: &Entry, path: &str, known: &[&str]) {
+        let msg = format!(
+            "unknown key `{}` (expected one of: {})",
+            e.key,
+            known.join(", ")
+        );
+        self.error(e.key_pos, &key_path(path, &e.key), msg);
     }
 
     /// Views `node` as a mapping with free-form keys (plugin names, header

@@ -180,6 +180,36 @@ pub struct DeliveryConfig {
     pub shutdown_grace: Duration,
 }
 
+impl DeliveryConfig {
+    /// The effective policy of an endpoint with overrides `own`: each field it sets, else this
+    /// block's. Called per attempt with the live global block, so a reload of the global
+    /// block applies to every endpoint that does not override the field.
+    pub fn policy<'a>(&'a self, own: Option<&'a DeliveryOverride>) -> DeliveryPolicy<'a> {
+        let own = own.unwrap_or(&NO_OVERRIDE);
+        DeliveryPolicy {
+            timeout: own.timeout.unwrap_or(self.timeout),
+            retry_schedule: own
+                .retry_schedule
+                .as_deref()
+                .unwrap_or(&self.retry_schedule),
+            jitter: own.jitter.unwrap_or(self.jitter),
+            auto_disable_after: own.auto_disable_after.unwrap_or(self.auto_disable_after),
+            fail_fast_4xx: own.fail_fast_4xx.unwrap_or(self.fail_fast_4xx),
+            retry_after_cap: own.retry_after_cap.unwrap_or(self.retry_after_cap),
+        }
+    }
+}
+
+/// What an endpoint without a `delivery:` key overrides: nothing.
+static NO_OVERRIDE: DeliveryOverride = DeliveryOverride {
+    timeout: None,
+    retry_schedule: None,
+    jitter: None,
+    auto_disable_after: None,
+    fail_fast_4xx: None,
+    retry_after_cap: None,
+};
+
 impl Default for DeliveryConfig {
     /// The documented defaults (10s timeout, 5s…10h schedule, jitter 0.2, ...).
     fn default() -> Self {
@@ -292,6 +322,63 @@ pub struct EndpointConfig {
     pub ordering: Ordering,
     /// Disabled endpoints receive nothing (default true).
     pub enabled: bool,
+    /// The endpoint's own delivery policy (YAML `delivery:` under the endpoint); `None` when it
+    /// sets nothing. Kept as an override rather than merged here, so a reload of the global
+    /// block reaches every field this endpoint does not set (see [`DeliveryConfig::policy`]).
+    pub delivery: Option<DeliveryOverride>,
+}
+
+/// The part of the `delivery:` block an endpoint may set for itself: each `Some` field
+/// replaces the global value for this endpoint only. Gateway-wide limits (`max_in_flight`,
+/// `response_body_limit`, `shutdown_grace`) are not here because they are shared resources.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DeliveryOverride {
+    /// Timeout of one attempt.
+    pub timeout: Option<Duration>,
+    /// Delays before attempt 2, 3, …; never empty when set.
+    pub retry_schedule: Option<Vec<Duration>>,
+    /// Random spread of each delay, in `[0, 1]`.
+    pub jitter: Option<f64>,
+    /// Consecutive failed attempts before this endpoint is disabled; 0 = never.
+    pub auto_disable_after: Option<u32>,
+    /// Treat 4xx (other than 408/410/429) as final at once.
+    pub fail_fast_4xx: Option<bool>,
+    /// Upper bound applied to a receiver's `Retry-After`.
+    pub retry_after_cap: Option<Duration>,
+}
+
+impl DeliveryOverride {
+    /// True when no field is set, so `delivery: {}` reads the same as no `delivery:` at all.
+    pub fn is_empty(&self) -> bool {
+        *self == DeliveryOverride::default()
+    }
+}
+
+/// The delivery policy one attempt runs with: an endpoint's overrides over the global block.
+/// Borrows both, so resolving it per attempt is a handful of copies, whatever the number of
+/// endpoints or the length of the schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeliveryPolicy<'a> {
+    /// Timeout of this attempt.
+    pub timeout: Duration,
+    /// Delays before attempt 2, 3, …; after the last one the delivery is dead.
+    pub retry_schedule: &'a [Duration],
+    /// Random spread of each delay.
+    pub jitter: f64,
+    /// Consecutive failed attempts before the endpoint is disabled; 0 = never.
+    pub auto_disable_after: u32,
+    /// Treat 4xx (other than 408/410/429) as final at once.
+    pub fail_fast_4xx: bool,
+    /// Upper bound applied to a receiver's `Retry-After`.
+    pub retry_after_cap: Duration,
+}
+
+impl DeliveryPolicy<'_> {
+    /// How many attempts the schedule allows (the first plus one per delay): the `m` of
+    /// "attempt n of m".
+    pub fn attempts(&self) -> usize {
+        self.retry_schedule.len() + 1
+    }
 }
 
 /// One use of a plugin by an endpoint.

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use super::chain::{self, Prepared};
 use super::registry::LiveEndpoint;
 use super::Shared;
-use crate::config::DeliveryConfig;
+use crate::config::DeliveryPolicy;
 use crate::delivery::headers::{self, AttemptIds};
 use crate::delivery::{classify, retry, Verdict};
 use crate::store::{
@@ -47,6 +47,10 @@ pub async fn attempt(
 ) -> Completion {
     let d = &item.delivery;
     let settings = shared.settings.load_full();
+    // Resolved once per attempt from the live endpoint and the live global block: a PATCH, a
+    // reload of either, applies from the next attempt; fields the endpoint leaves unset follow
+    // the global block.
+    let policy = settings.policy(live.config.delivery.as_ref());
     let n = d.attempts + 1;
     let started_ms = now_ms();
     let ids = AttemptIds {
@@ -89,7 +93,7 @@ pub async fn attempt(
         Prepared::Failed { error } => {
             // Counts as a failed attempt of the delivery (it follows the retry schedule), but
             // not against the endpoint: a plugin bug says nothing about the receiver.
-            let next = next_attempt(&settings, n - d.retry_base, None);
+            let next = next_attempt(&policy, n - d.retry_base, None);
             tracing::warn!(endpoint_id = %d.endpoint_id, delivery_id = %d.id, attempt = n, %error, "plugin chain failed");
             let attempt = AttemptRecord {
                 n,
@@ -136,15 +140,15 @@ pub async fn attempt(
             &live.config.url,
             &hdrs,
             body,
-            settings.timeout,
+            policy.timeout,
             settings.response_body_limit,
         )
         .await;
     drop(request_slot);
 
-    let verdict = classify(resp.status, settings.fail_fast_4xx);
+    let verdict = classify(resp.status, policy.fail_fast_4xx);
     let failure = EndpointEffect::Failure {
-        auto_disable_after: settings.auto_disable_after,
+        auto_disable_after: policy.auto_disable_after,
     };
     let (mut status, next, effect) = match verdict {
         Verdict::Success => {
@@ -160,7 +164,7 @@ pub async fn attempt(
         }
         Verdict::Gone => (DeliveryStatus::Dead, None, EndpointEffect::Gone),
         Verdict::Dead => (DeliveryStatus::Dead, None, failure),
-        Verdict::Retry => match next_attempt(&settings, n - d.retry_base, resp.retry_after) {
+        Verdict::Retry => match next_attempt(&policy, n - d.retry_base, resp.retry_after) {
             Some(t) => (DeliveryStatus::Pending, Some(t), failure),
             None => (DeliveryStatus::Dead, None, failure),
         },
@@ -204,19 +208,19 @@ pub async fn attempt(
 }
 
 /// When the next attempt is due after failed attempt `n` (counted from the last manual requeue),
-/// or `None` when the schedule is spent.
+/// or `None` when the endpoint's schedule is spent.
 fn next_attempt(
-    settings: &DeliveryConfig,
+    policy: &DeliveryPolicy,
     n: u32,
     retry_after: Option<std::time::Duration>,
 ) -> Option<Millis> {
     let draw: f64 = rand::rng().random();
     retry::next_delay(
         n,
-        &settings.retry_schedule,
-        settings.jitter,
+        policy.retry_schedule,
+        policy.jitter,
         retry_after,
-        settings.retry_after_cap,
+        policy.retry_after_cap,
         draw,
     )
     .map(|delay| now_ms() + delay.as_millis() as Millis)
