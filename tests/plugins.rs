@@ -190,8 +190,8 @@ async fn example_plugins_change_exactly_what_they_should() {
     assert_eq!(ce["data"], json!({"k": "v"}));
 
     // enrich: a lookup table loaded through the API is merged into the body and a header.
-    let put = reqwest::Client::new()
-        .put(gw.url("/v1/plugins/enrich/kv/customer:c1"))
+    let put = gw
+        .authed(reqwest::Client::new().put(gw.url("/v1/plugins/enrich/kv/customer:c1")))
         .body(r#"{"tier":"gold","name":"Acme"}"#)
         .send()
         .await
@@ -593,7 +593,9 @@ async fn a_plugin_endpoint_starts_twice_its_cap_but_never_exceeds_it_at_the_rece
     let api = Api::new(&gw);
     assert_eq!(api.publish_numbered("x.y", 40).await, 202);
     let in_flight = || async {
-        let text = reqwest::get(format!("{}/metrics", api.base))
+        let text = gw
+            .authed(reqwest::Client::new().get(format!("{}/metrics", api.base)))
+            .send()
             .await
             .unwrap()
             .text()

@@ -120,6 +120,10 @@ pub struct ApiArgs {
     /// API key (Bearer).
     #[arg(long, env = "HOOKGATE_API_KEY", hide_env_values = true)]
     pub key: Option<String>,
+    /// Data directory of a gateway on this host. Without a key, a loopback gateway's one-time
+    /// bootstrap token is read from `bootstrap.token` in it, while that file exists.
+    #[arg(long, env = "HOOKGATE_DATA_DIR", default_value = "./hookgate-data")]
+    pub data_dir: PathBuf,
     /// Print the raw JSON answer instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -136,6 +140,10 @@ pub struct ApiArgsNoUrl {
     /// API key (Bearer).
     #[arg(long, env = "HOOKGATE_API_KEY", hide_env_values = true)]
     pub key: Option<String>,
+    /// Data directory of a gateway on this host. Without a key, a loopback gateway's one-time
+    /// bootstrap token is read from `bootstrap.token` in it, while that file exists.
+    #[arg(long, env = "HOOKGATE_DATA_DIR", default_value = "./hookgate-data")]
+    pub data_dir: PathBuf,
     /// Print the raw JSON answer instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -146,6 +154,7 @@ impl From<ApiArgsNoUrl> for ApiArgs {
         ApiArgs {
             url: a.api_url,
             key: a.key,
+            data_dir: a.data_dir,
             json: a.json,
         }
     }
