@@ -1,7 +1,9 @@
 //! The command line: clap types (what the user typed) and the commands they run.
 //!
 //! `serve` hands over to [`crate::app::run`]; client commands talk to a running gateway's API
-//! with their own small HTTP client. Nothing here imports the store, the dispatcher or plugins.
+//! with their own small HTTP client. Nothing here imports the store or the dispatcher, and only
+//! [`plugin`] imports `plugins` (the offline `plugin check|test`; those calls are moving behind
+//! `app`, see `tests/module_rules.rs`, which checks these rules).
 //!
 //! Client commands, one module per resource, each holding its clap types and what they run:
 //! [`endpoints`], [`deliveries`], [`events`], [`keys`], [`ops`] (stats, audit). They share
