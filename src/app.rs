@@ -40,8 +40,9 @@ pub enum ConfigSource {
     File(PathBuf),
 }
 
-/// Runs the gateway until `shutdown` resolves. A config whose plugin configs the plugins
-/// themselves refuse does not start.
+/// Runs the gateway until `shutdown` resolves. The bound address (the config may say port 0)
+/// is logged as `hookgate listening addr=…`, which is how tests and `hookgate bench` find it.
+/// A config whose plugin configs the plugins themselves refuse does not start.
 pub async fn run(
     source: ConfigSource,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -96,7 +97,29 @@ pub async fn run(
     let listen = cfg.listen;
     let max_in_flight = cfg.delivery.max_in_flight;
     let shutdown_grace = cfg.delivery.shutdown_grace;
-    let no_config_keys = cfg.auth.api_keys.is_empty();
+    let keyless = cfg.auth.api_keys.is_empty() && store.api_keys().await?.is_empty();
+    let bootstrap = if keyless {
+        let (b, token) = api::bootstrap::Bootstrap::begin(&cfg.data_dir).with_context(|| {
+            format!("writing the bootstrap token in {}", cfg.data_dir.display())
+        })?;
+        let file = cfg.data_dir.join(api::bootstrap::TOKEN_FILE);
+        // The one line that ever shows the token (the file holds it too, mode 0600).
+        tracing::warn!(
+            %token,
+            file = %file.display(),
+            "no API key exists yet (bootstrap mode): mint the first one on this host with \
+             `hookgate keys create --name admin --scope admin --data-dir {}` (the CLI reads the \
+             token file when the gateway is on loopback; add --url if it is not on \
+             127.0.0.1:8080), or send `Authorization: Bearer <token>` to POST /v1/keys from \
+             loopback. The token works only until a key exists, never through a proxy, and is \
+             not shown again; requests without a key are refused",
+            cfg.data_dir.display()
+        );
+        b
+    } else {
+        api::bootstrap::remove_stale(&cfg.data_dir);
+        api::bootstrap::Bootstrap::off()
+    };
     let current = Arc::new(ArcSwap::from_pointee(cfg));
     let api_state = ApiState(Arc::new(ApiInner {
         store: store.clone(),
@@ -104,6 +127,7 @@ pub async fn run(
         signal: signal.clone(),
         auth: ArcSwap::from_pointee(current.load().auth.clone()),
         minted: ArcSwap::from_pointee(Vec::new()),
+        bootstrap,
         limiters: Default::default(),
         config: current.clone(),
         plugins: plugins.clone(),
@@ -111,11 +135,6 @@ pub async fn run(
         manage_lock: tokio::sync::Mutex::new(()),
     }));
     api::keys::reload_minted(&api_state).await?;
-    if no_config_keys {
-        tracing::warn!(
-            "no API keys in the config file: requests without a key are answered for loopback clients only, with full access"
-        );
-    }
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -373,6 +392,7 @@ async fn apply_reload(
     }
     shared.settings.store(Arc::new(new.delivery.clone()));
     api_state.auth.store(Arc::new(new.auth.clone()));
+    api::end_bootstrap_if_keyed(api_state);
     for id in &diff.removed {
         match shared.store.cancel_endpoint(id).await {
             Ok(n) => {

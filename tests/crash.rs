@@ -31,6 +31,9 @@ async fn every_acknowledged_event_survives_kill_9() {
         let mut tasks = Vec::new();
         for task in 0..4 {
             let base = gw.url("/v1/events");
+            let token = gw
+                .bootstrap_token()
+                .expect("a keyless gateway has a bootstrap token");
             let (stop, acked) = (stop.clone(), acked.clone());
             tasks.push(tokio::spawn(async move {
                 let http = reqwest::Client::builder()
@@ -43,6 +46,7 @@ async fn every_acknowledged_event_survives_kill_9() {
                     i += 1;
                     let r = http
                         .post(&base)
+                        .bearer_auth(&token)
                         .json(&json!({"type": "c.x", "id": id, "data": {"i": i}}))
                         .send()
                         .await;

@@ -386,3 +386,31 @@ async fn duplicate_ids_are_acknowledged_once_and_delivered_once() {
     assert_eq!(recv.count("/a"), 1);
     assert_eq!(recv.got_on("/a")[0].json()["data"], json!({"v": 1}));
 }
+
+/// The `User-Agent` values a request carried, one per header line the receiver saw.
+fn user_agents(r: &Received) -> Vec<&str> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_user_agent_replaces_the_default_one() {
+    let recv = Receiver::start().await;
+    let t = TestDir::new();
+    let yaml = base_config(
+        "endpoints:\n  - id: custom\n    url: \"{{RECV}}/custom\"\n    headers: { User-Agent: \"Acme-Hooks/2.1\" }\n  - id: plain\n    url: \"{{RECV}}/plain\"\n",
+    );
+    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    let (s, v) = Api::new(&gw)
+        .post("/v1/events", &json!({"type": "ua.x", "data": {}}))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    assert!(eventually(Duration::from_secs(10), || recv.got().len() == 2).await);
+    assert_eq!(user_agents(&recv.got_on("/custom")[0]), ["Acme-Hooks/2.1"]);
+    let plain = recv.got_on("/plain");
+    assert_eq!(user_agents(&plain[0]).len(), 1);
+    assert!(user_agents(&plain[0])[0].starts_with("Hookgate/"));
+}

@@ -164,8 +164,8 @@ async fn example_plugins_change_exactly_what_they_should() {
     assert_eq!(ce["data"], json!({"k": "v"}));
 
     // enrich: a lookup table loaded through the API is merged into the body and a header.
-    let put = reqwest::Client::new()
-        .put(gw.url("/v1/plugins/enrich/kv/customer:c1"))
+    let put = gw
+        .authed(reqwest::Client::new().put(gw.url("/v1/plugins/enrich/kv/customer:c1")))
         .body(r#"{"tier":"gold","name":"Acme"}"#)
         .send()
         .await
@@ -567,7 +567,9 @@ async fn a_plugin_endpoint_starts_twice_its_cap_but_never_exceeds_it_at_the_rece
     let api = Api::new(&gw);
     assert_eq!(api.publish_numbered("x.y", 40).await, 202);
     let in_flight = || async {
-        let text = reqwest::get(format!("{}/metrics", api.base))
+        let text = gw
+            .authed(reqwest::Client::new().get(format!("{}/metrics", api.base)))
+            .send()
             .await
             .unwrap()
             .text()
@@ -624,4 +626,36 @@ async fn a_granted_http_import_reaches_its_origin_through_the_guarded_client() {
         }),
         "the plugin saw the origin's answer"
     );
+}
+
+/// A plugin that sets `User-Agent` (here `enrich`, from its lookup table) replaces the default:
+/// the receiver sees exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_user_agent_replaces_the_default_one() {
+    let recv = Receiver::start().await;
+    let t = TestDir::new();
+    let yaml = base_config(&format!(
+        "plugins:\n{}endpoints:\n  - id: ua\n    url: \"{{{{RECV}}}}/ua\"\n    plugins: [ {{ use: enrich, config: {{ lookup: /data/c, prefix: \"c:\", field: c, header: User-Agent, header_pointer: /ua }} }} ]\n",
+        plugin("enrich", "enrich.wasm", ", allow: { kv: true }")
+    ));
+    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    let put = gw
+        .authed(reqwest::Client::new().put(gw.url("/v1/plugins/enrich/kv/c:1")))
+        .body(r#"{"ua":"Acme-Plugin/3"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 204);
+    let api = Api::new(&gw);
+    let id = publish(&api, "ua.x", json!({"c": "1"})).await;
+    let d = wait_status(&api, &id, &["succeeded", "dead"]).await;
+    assert_eq!(d["status"], "succeeded", "{d}");
+    let got = &recv.got_on("/ua")[0];
+    let agents: Vec<&str> = got
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(agents, ["Acme-Plugin/3"]);
 }

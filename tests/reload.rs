@@ -32,6 +32,9 @@ async fn endpoints_change_with_the_file_while_events_flow() {
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let publisher = {
         let (stop, acked, url) = (stop.clone(), acked.clone(), gw.url("/v1/events"));
+        let token = gw
+            .bootstrap_token()
+            .expect("a keyless gateway has a bootstrap token");
         tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut i = 0;
@@ -39,6 +42,7 @@ async fn endpoints_change_with_the_file_while_events_flow() {
                 i += 1;
                 let r = http
                     .post(&url)
+                    .bearer_auth(&token)
                     .json(&json!({"type": "r.x", "data": {"i": i}}))
                     .send()
                     .await

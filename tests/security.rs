@@ -12,10 +12,11 @@ use util::*;
 const ADMIN_KEY: &str = "hg_admin_key_for_security_test_1234";
 const CONFIGURED_SECRET: &str = "configured_secret_value_abcdef";
 
-/// A host name (not `localhost`, which the static check blocks by name) that the system resolver
-/// maps to loopback, so only the attempt-time DNS vetting can stop it.
+/// A host name (not `localhost` or `localhost.localdomain`, which the static check blocks by
+/// name) that the system resolver maps to loopback, so only the attempt-time DNS vetting can
+/// stop it.
 fn loopback_name() -> String {
-    let candidates = ["vm", "runsc", "ip6-localhost", "localhost.localdomain"];
+    let candidates = ["vm", "runsc", "ip6-localhost"];
     let mut names: Vec<String> = candidates.iter().map(|s| s.to_string()).collect();
     if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
         names.push(h.trim().to_string());
@@ -168,4 +169,58 @@ fn config_check_refuses_private_addresses_naming_the_rule() {
         msg.contains("169.254.0.0/16") && msg.contains("ssrf_blocked"),
         "{msg}"
     );
+}
+
+/// Well-known internal names are refused when an endpoint is registered, by `config check` and
+/// by the endpoint API alike, with `ssrf_blocked` and the rule — not only at the first attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_names_are_refused_at_registration() {
+    let urls = [
+        (
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "metadata-name",
+        ),
+        ("http://metadata/", "metadata-name"),
+        ("http://instance-data/latest/", "metadata-name"),
+        ("http://localhost.localdomain/", "localhost-name"),
+        ("http://billing.corp.internal/", "internal-name *.internal"),
+        ("http://printer.local/", "internal-name *.local"),
+        ("http://nas.home.arpa/", "internal-name home.arpa"),
+    ];
+    let t = TestDir::new();
+    for (url, rule) in urls {
+        let yaml =
+            format!("network:\n  allow_http: true\nendpoints:\n  - id: inner\n    url: {url}\n");
+        let cfg = t.write_config(&yaml, "");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
+            .args(["config", "check"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let msg = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url} passed config check");
+        assert!(
+            msg.contains("endpoints[0].url") && msg.contains(rule) && msg.contains("ssrf_blocked"),
+            "{url}: {msg}"
+        );
+    }
+
+    let gw = Gateway::start(&t.write_config(
+        &base_config("").replace("  allow_private: [127.0.0.0/8]\n", ""),
+        "",
+    ));
+    let api = Api::new(&gw);
+    for (url, rule) in urls {
+        let (s, v) = api
+            .post("/v1/endpoints", &json!({"id": "inner", "url": url}))
+            .await;
+        assert_eq!(
+            (s, v["code"].as_str()),
+            (422, Some("ssrf_blocked")),
+            "{url}: {v}"
+        );
+        assert!(v["detail"].as_str().unwrap().contains(rule), "{url}: {v}");
+    }
+    let (_, list) = api.get("/v1/endpoints").await;
+    assert_eq!(list["data"], json!([]), "nothing was registered");
 }

@@ -4,8 +4,9 @@
 //! middleware applies it before the handler runs and leaves the [`Caller`] in the request for
 //! handlers that need the tenant. A presented key is hashed and compared against every known
 //! digest (config keys and minted ones) in constant time, so neither the match nor its position
-//! leaks through timing. With no keys in the config file, requests without a key are accepted
-//! from loopback peers only, as `admin` (bootstrap mode); a presented key is still checked.
+//! leaks through timing. A request without a key is always refused (401 `unauthorized`, with a
+//! detail saying how to authenticate). While no key exists at all, the one-time bootstrap token
+//! ([`super::bootstrap`]) is the only way in, from a loopback peer and never through a proxy.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,7 +50,7 @@ impl Access {
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// Key name (`loopback` in bootstrap mode).
+    /// Key name (`bootstrap` for the bootstrap token).
     pub name: String,
     /// Minted key id, or `config:<name>` for config keys (for the audit log).
     pub key_id: String,
@@ -150,32 +151,25 @@ fn unauthorized(detail: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
 }
 
+/// Name and key id of the caller who presented the bootstrap token (in the audit log).
+pub const BOOTSTRAP_CALLER: &str = "bootstrap";
+
 /// Finds the caller of a request, or says why not.
 fn identify(parts: &Parts, state: &ApiState) -> Result<(Caller, Option<Rate>), ApiError> {
     let auth = state.auth.load();
-    let header = parts.headers.get(axum::http::header::AUTHORIZATION);
-    let Some(header) = header else {
-        if auth.api_keys.is_empty() {
-            let peer = parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip());
-            return match peer {
-                Some(ip) if ip.is_loopback() => Ok((
-                    Caller {
-                        name: "loopback".into(),
-                        key_id: "loopback".into(),
-                        scopes: vec![Scope::Admin],
-                        tenant: None,
-                    },
-                    None,
-                )),
-                _ => Err(unauthorized(
-                    "no API keys are configured: the API only answers loopback clients without a key",
-                )),
-            };
-        }
-        return Err(unauthorized("missing Authorization: Bearer <key>"));
+    let minted = state.minted.load();
+    // Re-checked per request rather than trusting `Bootstrap::end` alone: a key that exists
+    // closes bootstrap even if the hook that ends it has not run yet.
+    let bootstrap = state.bootstrap.is_active() && auth.api_keys.is_empty() && minted.is_empty();
+    let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Err(unauthorized(if bootstrap {
+            "no API key exists yet: send the one-time bootstrap token (printed in the gateway's \
+             log at start and written to bootstrap.token in its data directory) as \
+             Authorization: Bearer <token> from the gateway's host, and mint a key with \
+             POST /v1/keys (hookgate keys create)"
+        } else {
+            "missing Authorization: Bearer <key>"
+        }));
     };
     let token = header
         .to_str()
@@ -187,7 +181,6 @@ fn identify(parts: &Parts, state: &ApiState) -> Result<(Caller, Option<Rate>), A
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     // Look at every digest, config keys and minted ones alike, whatever matched first, so
     // timing depends neither on the match nor on its position.
-    let minted = state.minted.load();
     let known = (auth.api_keys.iter().map(Known::Config)).chain(minted.iter().map(Known::Minted));
     let mut found = None;
     for k in known {
@@ -195,9 +188,38 @@ fn identify(parts: &Parts, state: &ApiState) -> Result<(Caller, Option<Rate>), A
             found = Some(k);
         }
     }
-    found
-        .map(Known::caller)
-        .ok_or_else(|| unauthorized("unknown API key"))
+    if let Some(k) = found {
+        return Ok(k.caller());
+    }
+    if bootstrap && state.bootstrap.matches(&digest) {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        if super::bootstrap::came_through_proxy(&parts.headers) {
+            return Err(unauthorized(&format!(
+                "the bootstrap token is refused on requests that came through a proxy \
+                 ({}): mint the first key from the gateway's host",
+                super::bootstrap::PROXY_HEADERS
+            )));
+        }
+        if !peer.is_some_and(|ip| ip.is_loopback()) {
+            return Err(unauthorized(
+                "the bootstrap token is accepted from loopback clients only: mint the first key \
+                 from the gateway's host",
+            ));
+        }
+        return Ok((
+            Caller {
+                name: BOOTSTRAP_CALLER.into(),
+                key_id: BOOTSTRAP_CALLER.into(),
+                scopes: vec![Scope::Admin],
+                tenant: None,
+            },
+            None,
+        ));
+    }
+    Err(unauthorized("unknown API key"))
 }
 
 /// A key the gateway knows, from either source.

@@ -20,7 +20,7 @@ use super::endpoints::{endpoint_json, find};
 use super::error::ApiError;
 use super::events::test_event;
 use super::ApiState;
-use crate::config::{is_valid_id, parse_duration, Diagnostic};
+use crate::config::{is_valid_id, parse_duration, Diagnostic, DiagnosticCode};
 use crate::dispatch::{plugin_io, LiveEndpoint};
 use crate::signing::Secret;
 use crate::store::{now_ms, rfc3339, AuditEntry, Ingested, ManagedEndpoint, Millis, SigningSecret};
@@ -46,7 +46,10 @@ fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
 
 /// Diagnostics → 422, `ssrf_blocked` when the URL is what the guard refused.
 fn invalid(diags: Vec<Diagnostic>) -> ApiError {
-    let code = if diags.iter().any(|d| d.message.contains("[ssrf_blocked]")) {
+    let code = if diags
+        .iter()
+        .any(|d| d.code == Some(DiagnosticCode::SsrfBlocked))
+    {
         "ssrf_blocked"
     } else {
         "invalid_endpoint"

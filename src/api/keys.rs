@@ -76,6 +76,7 @@ pub async fn reload_minted(state: &ApiState) -> Result<(), StoreError> {
         .filter_map(to_minted)
         .collect();
     state.minted.store(std::sync::Arc::new(list));
+    super::end_bootstrap_if_keyed(state);
     Ok(())
 }
 

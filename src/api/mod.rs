@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod bootstrap;
 pub mod deliveries;
 pub mod endpoint_admin;
 pub mod endpoints;
@@ -47,6 +48,8 @@ pub struct ApiInner {
     pub auth: ArcSwap<AuthConfig>,
     /// Keys minted through the API; swapped after each create or revoke.
     pub minted: ArcSwap<Vec<auth::MintedKey>>,
+    /// The one-time bootstrap token while no key exists (see [`bootstrap`]).
+    pub bootstrap: bootstrap::Bootstrap,
     /// Per-key rate limiters.
     pub limiters: auth::Limiters,
     /// The running config (network policy and plugin names validate new endpoints; delivery
@@ -72,8 +75,8 @@ impl Deref for ApiState {
 }
 
 /// The full router, built from [`routes::table`]. Serve with
-/// `into_make_service_with_connect_info::<SocketAddr>()` so the loopback-only rule can see the
-/// peer.
+/// `into_make_service_with_connect_info::<SocketAddr>()` so the bootstrap rule (loopback peers
+/// only) can see the peer.
 pub fn router(state: ApiState) -> Router {
     let mut router = Router::new();
     for (rule, handler) in routes::table() {
@@ -86,4 +89,12 @@ pub fn router(state: ApiState) -> Router {
     router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(state)
+}
+
+/// Ends bootstrap mode if any key exists now (config or minted). Called after every change to
+/// either set: start, mint, revoke, config reload.
+pub fn end_bootstrap_if_keyed(state: &ApiState) {
+    if !state.auth.load().api_keys.is_empty() || !state.minted.load().is_empty() {
+        state.bootstrap.end();
+    }
 }

@@ -5,6 +5,7 @@
 //! server are problem+json; [`Api::call`] turns them into `"{status}: {detail} ({code})"` so every
 //! command reports them alike and `main` exits 1. A connection failure names the URL it tried.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -44,11 +45,11 @@ impl Api {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .build()?;
-        Ok(Api {
-            http,
-            base,
-            key: args.key.clone(),
-        })
+        let key = match &args.key {
+            Some(k) => Some(k.clone()),
+            None => bootstrap_token(&base, &args.data_dir),
+        };
+        Ok(Api { http, base, key })
     }
 
     /// The full URL for path segments under the base (each segment percent-encoded, so an id
@@ -125,6 +126,31 @@ impl Api {
     }
 }
 
+/// The one-time bootstrap token of a gateway on this host, for a client command given no key:
+/// only when `base` is a loopback address (a token is never sent to another machine) and
+/// `<data_dir>/bootstrap.token` exists (the gateway removes it once a key exists). Says on
+/// stderr that it is used, so nobody wonders where the access came from.
+fn bootstrap_token(base: &Url, data_dir: &Path) -> Option<String> {
+    let loopback = match base.host()? {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+    };
+    if !loopback {
+        return None;
+    }
+    let file = data_dir.join("bootstrap.token");
+    let token = std::fs::read_to_string(&file).ok()?.trim().to_string();
+    if token.is_empty() {
+        return None;
+    }
+    eprintln!(
+        "no --key or HOOKGATE_API_KEY: using the bootstrap token in {} (valid until the first key exists)",
+        file.display()
+    );
+    Some(token)
+}
+
 fn parse_answer(text: &str) -> Value {
     if text.trim().is_empty() {
         return Value::Null;
@@ -155,6 +181,7 @@ mod tests {
         Api::new(&ApiArgs {
             url: url.into(),
             key: None,
+            data_dir: "./no-such-data-dir".into(),
             json: false,
         })
         .unwrap()
@@ -192,11 +219,38 @@ mod tests {
             let err = Api::new(&ApiArgs {
                 url: bad.into(),
                 key: None,
+                data_dir: "./no-such-data-dir".into(),
                 json: false,
             })
             .unwrap_err();
             assert!(err.to_string().contains("HOOKGATE_URL"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn the_bootstrap_token_is_read_for_loopback_gateways_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("bootstrap.token"), "hgboot_abc\n").unwrap();
+        let token = |url: &str| bootstrap_token(&Url::parse(url).unwrap(), dir.path());
+        assert_eq!(
+            token("http://127.0.0.1:8080").as_deref(),
+            Some("hgboot_abc")
+        );
+        assert_eq!(token("http://[::1]:8080").as_deref(), Some("hgboot_abc"));
+        assert_eq!(
+            token("http://localhost:8080").as_deref(),
+            Some("hgboot_abc")
+        );
+        assert_eq!(token("https://gw.example"), None);
+        assert_eq!(token("http://10.0.0.5:8080"), None);
+        let missing = tempfile::tempdir().unwrap();
+        assert_eq!(
+            bootstrap_token(
+                &Url::parse("http://127.0.0.1:8080").unwrap(),
+                missing.path()
+            ),
+            None
+        );
     }
 
     #[test]

@@ -635,5 +635,9 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("rotate-secret billing"), "{out}");
+        assert!(
+            out.ends_with("rotate-secret billing`)\n"),
+            "the note ends its line: {out:?}"
+        );
     }
 }

@@ -142,6 +142,12 @@ mod tests {
     use clap::Parser;
 
     #[test]
+    fn the_created_key_note_ends_its_line() {
+        let out = created(&serde_json::json!({"id": "key_1", "name": "ci", "key": "hg_x"}));
+        assert!(out.ends_with(&format!("\n{STORE_IT_NOW}\n")), "{out:?}");
+    }
+
+    #[test]
     fn create_takes_repeated_or_comma_scopes_and_checks_them() {
         let argv = [
             "hookgate",

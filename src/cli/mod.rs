@@ -1,7 +1,9 @@
 //! The command line: clap types (what the user typed) and the commands they run.
 //!
 //! `serve` hands over to [`crate::app::run`]; client commands talk to a running gateway's API
-//! with their own small HTTP client. Nothing here imports the store, the dispatcher or plugins.
+//! with their own small HTTP client. Nothing here imports the store or the dispatcher, and only
+//! [`plugin`] imports `plugins` (the offline `plugin check|test`; those calls are moving behind
+//! `app`, see `tests/module_rules.rs`, which checks these rules).
 //!
 //! Client commands, one module per resource, each holding its clap types and what they run:
 //! [`endpoints`] (its delivery-policy flags in [`endpoint_policy`]), [`deliveries`], [`events`], [`keys`], [`ops`] (stats, audit). They share
@@ -121,6 +123,10 @@ pub struct ApiArgs {
     /// API key (Bearer).
     #[arg(long, env = "HOOKGATE_API_KEY", hide_env_values = true)]
     pub key: Option<String>,
+    /// Data directory of a gateway on this host. Without a key, a loopback gateway's one-time
+    /// bootstrap token is read from `bootstrap.token` in it, while that file exists.
+    #[arg(long, env = "HOOKGATE_DATA_DIR", default_value = "./hookgate-data")]
+    pub data_dir: PathBuf,
     /// Print the raw JSON answer instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -137,6 +143,10 @@ pub struct ApiArgsNoUrl {
     /// API key (Bearer).
     #[arg(long, env = "HOOKGATE_API_KEY", hide_env_values = true)]
     pub key: Option<String>,
+    /// Data directory of a gateway on this host. Without a key, a loopback gateway's one-time
+    /// bootstrap token is read from `bootstrap.token` in it, while that file exists.
+    #[arg(long, env = "HOOKGATE_DATA_DIR", default_value = "./hookgate-data")]
+    pub data_dir: PathBuf,
     /// Print the raw JSON answer instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -147,6 +157,7 @@ impl From<ApiArgsNoUrl> for ApiArgs {
         ApiArgs {
             url: a.api_url,
             key: a.key,
+            data_dir: a.data_dir,
             json: a.json,
         }
     }

@@ -87,18 +87,33 @@ pub(crate) fn endpoint(
         .and_then(|n| ctx.value(n, &obj.path_of("id"), check_id));
     let tenant = ctx.field(&obj, "tenant", check_id);
     let url = (ctx.required(&obj, "url")).and_then(|n| {
-        ctx.value(n, &obj.path_of("url"), |s| {
-            let url = check_url(s, network.allow_http)?;
-            // The static SSRF check (scheme, userinfo, IP literals in any spelling,
-            // localhost names). Names are resolved and vetted on every attempt instead:
-            // DNS at load time would make reloads slow and prove nothing later.
-            let policy = crate::guard::Policy {
-                allow_http: network.allow_http,
-                allow_private: network.allow_private.clone(),
-            };
-            crate::guard::check_url(&url, &policy).map_err(|b| format!("{b} [{}]", b.code()))?;
-            Ok(url)
-        })
+        let path = obj.path_of("url");
+        let url = ctx.value(n, &path, |s| check_url(s, network.allow_http))?;
+        // The static SSRF check (scheme, userinfo, IP literals in any spelling, localhost,
+        // metadata and internal names). Other names are resolved and vetted on every attempt
+        // instead: DNS at load time would make reloads slow and prove nothing later.
+        let policy = crate::guard::Policy {
+            allow_http: network.allow_http,
+            allow_private: network.allow_private.clone(),
+        };
+        match crate::guard::check_url(&url, &policy) {
+            Ok(()) => Some(url),
+            Err(b) => {
+                // The code is typed for callers; the `[code]` suffix is for people reading
+                // `config check` output.
+                use crate::guard::Blocked;
+                let code = match b {
+                    Blocked::NoHost | Blocked::Resolve { .. } | Blocked::NoAddresses { .. } => None,
+                    _ => Some(super::DiagnosticCode::SsrfBlocked),
+                };
+                let message = format!("{b} [{}]", b.code());
+                match code {
+                    Some(c) => ctx.error_coded(n.pos, &path, c, message),
+                    None => ctx.error(n.pos, &path, message),
+                }
+                None
+            }
+        }
     });
     let events = events(&obj, ctx);
     let secret = ctx.field(&obj, "secret", |s| {

@@ -75,6 +75,19 @@ pub struct Diagnostic {
     pub path: String,
     /// What is wrong, e.g. `expected N/s, N/m or N/h, got "fast"`.
     pub message: String,
+    /// What kind of problem, for the few that callers act on (the endpoint API answers
+    /// `ssrf_blocked` rather than `invalid_endpoint`): a value, so nobody searches the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<DiagnosticCode>,
+}
+
+/// The kinds of [`Diagnostic`] that callers tell apart. Most problems have none: their message
+/// is for people, and every one of them is equally "invalid".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagnosticCode {
+    /// The SSRF guard refused an endpoint URL (the message names the address or name and rule).
+    SsrfBlocked,
 }
 
 impl fmt::Display for Diagnostic {

@@ -6,7 +6,7 @@
 //! Imports nothing from api/store/dispatch/delivery/plugins.
 
 use super::yaml::{key_path, Entry, Kind, Node, Pos};
-use super::Diagnostic;
+use super::{Diagnostic, DiagnosticCode};
 
 /// Collects diagnostics for one config file.
 pub(crate) struct Ctx {
@@ -29,12 +29,28 @@ impl Ctx {
 
     /// Records one problem at `pos` for the field at `path`.
     pub fn error(&mut self, pos: Pos, path: &str, message: impl Into<String>) {
+        self.push(pos, path, message.into(), None);
+    }
+
+    /// Like [`Ctx::error`], for a problem of a kind callers act on (see [`DiagnosticCode`]).
+    pub fn error_coded(
+        &mut self,
+        pos: Pos,
+        path: &str,
+        code: DiagnosticCode,
+        message: impl Into<String>,
+    ) {
+        self.push(pos, path, message.into(), Some(code));
+    }
+
+    fn push(&mut self, pos: Pos, path: &str, message: String, code: Option<DiagnosticCode>) {
         self.diags.push(Diagnostic {
             file: self.file.clone(),
             line: pos.line,
             column: pos.column,
             path: path.to_string(),
-            message: message.into(),
+            message,
+            code,
         });
     }
 

@@ -36,6 +36,7 @@ pub fn parse_endpoint(
             column: 1,
             path: String::new(),
             message: "expected a JSON object".into(),
+            code: None,
         }]),
     }
 }
@@ -79,6 +80,16 @@ mod tests {
         assert!(
             errs.iter().any(|d| d.message.contains("ssrf_blocked")),
             "{errs:?}"
+        );
+        let coded: Vec<&str> = errs
+            .iter()
+            .filter(|d| d.code == Some(super::super::DiagnosticCode::SsrfBlocked))
+            .map(|d| d.path.as_str())
+            .collect();
+        assert_eq!(
+            coded,
+            ["url"],
+            "only the URL carries the SSRF code: {errs:?}"
         );
         assert!(
             errs.iter().any(|d| d.message.contains("colour")),

@@ -95,6 +95,7 @@ impl ConfigSpans {
             column,
             path,
             message: message.to_string(),
+            code: None,
         }
     }
 }

@@ -61,8 +61,8 @@ impl Default for Config {
     }
 }
 
-/// API authentication. No keys means the API is open on loopback only (the
-/// server warns about that).
+/// API authentication. No keys here and none minted means bootstrap mode: only the one-time
+/// token the server prints at start gets in (see `api::bootstrap`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AuthConfig {
     /// Configured keys, in file order; names are unique.

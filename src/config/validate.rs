@@ -10,9 +10,10 @@ use crate::signing::SignatureSpec;
 
 use super::pattern::is_valid_id;
 
-/// Headers reserved for endpoints on top of `guard::RESERVED_HEADERS`: the gateway sets these
-/// itself (a plugin may still set `content-type`, e.g. for CloudEvents).
-const ENDPOINT_RESERVED: [&str; 2] = ["content-type", "user-agent"];
+/// Headers reserved for endpoints on top of `guard::RESERVED_HEADERS`: the gateway sets this
+/// itself (a plugin may still set `content-type`, e.g. for CloudEvents). `User-Agent` is not
+/// reserved: an endpoint's own replaces the default `Hookgate/<version>` (issue 12).
+const ENDPOINT_RESERVED: [&str; 1] = ["content-type"];
 
 /// An id of an endpoint/tenant/plugin/key (see [`is_valid_id`]).
 pub(crate) fn check_id(s: &str) -> Result<String, String> {
@@ -106,13 +107,13 @@ mod tests {
     fn header_names() {
         let sig = signature_headers(&SignatureSpec::default());
         assert!(check_header_name("X-Team", &sig).is_ok());
+        assert!(check_header_name("User-Agent", &sig).is_ok());
         for bad in [
             "Host",
             "content-length",
             "Proxy-Authorization",
             "TE",
             "Webhook-Id",
-            "User-Agent",
             "X Y",
             "",
             "X:Y",

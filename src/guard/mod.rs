@@ -67,6 +67,16 @@ pub enum Blocked {
         /// Human-readable rule, e.g. `loopback 127.0.0.0/8`.
         rule: String,
     },
+    /// The host is a well-known internal name (`*.internal`, `*.local`, `home.arpa`) that
+    /// names no fixed address; `rule` says which. Refused without a lookup unless
+    /// `network.allow_private` lists any network (then the per-attempt DNS vetting decides).
+    #[error("{name} is blocked: {rule}")]
+    Name {
+        /// The host name, lower-cased, without a trailing dot.
+        name: String,
+        /// Human-readable rule, e.g. `internal-name *.internal (private-use TLD)`.
+        rule: String,
+    },
     /// DNS resolution failed.
     #[error("{host} did not resolve: {reason}")]
     Resolve {
@@ -88,7 +98,10 @@ impl Blocked {
     /// responses; unlike the `Display` text it never changes wording.
     pub fn code(&self) -> &'static str {
         match self {
-            Blocked::Scheme(_) | Blocked::Userinfo | Blocked::Address { .. } => "ssrf_blocked",
+            Blocked::Scheme(_)
+            | Blocked::Userinfo
+            | Blocked::Address { .. }
+            | Blocked::Name { .. } => "ssrf_blocked",
             Blocked::NoHost => "invalid_url",
             Blocked::Resolve { .. } | Blocked::NoAddresses { .. } => "dns_failed",
         }

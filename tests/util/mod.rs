@@ -22,6 +22,9 @@ pub struct Gateway {
     pub addr: SocketAddr,
     pub config: PathBuf,
     pub logs: Arc<Mutex<Vec<String>>>,
+    /// The bootstrap token file and the token that the start-up line printed, when the gateway
+    /// started without any key (see [`Gateway::bootstrap_token`]).
+    pub bootstrap: Option<(PathBuf, String)>,
 }
 
 impl Gateway {
@@ -70,11 +73,42 @@ impl Gateway {
                 );
             }
         };
+        // The bootstrap line is logged before "listening", so it is in `logs` by now.
+        let bootstrap = logs.lock().unwrap().iter().find_map(|l| {
+            let field = |name: &str| {
+                l.split(&format!(" {name}="))
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                    .map(str::to_string)
+            };
+            if !l.contains("bootstrap mode") {
+                return None;
+            }
+            Some((PathBuf::from(field("file")?), field("token")?))
+        });
         Gateway {
             child,
             addr,
             config: config.to_path_buf(),
             logs,
+            bootstrap,
+        }
+    }
+
+    /// The bootstrap token as a local tool finds it: the content of the gateway's
+    /// `bootstrap.token` while that file exists (the gateway removes it once any key exists).
+    pub fn bootstrap_token(&self) -> Option<String> {
+        let (file, _) = self.bootstrap.as_ref()?;
+        let t = std::fs::read_to_string(file).ok()?;
+        Some(t.trim().to_string())
+    }
+
+    /// `req` with the bootstrap token as its Bearer key, when there is one (for tests that
+    /// build raw requests against a gateway configured without keys).
+    pub fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.bootstrap_token() {
+            Some(t) => req.bearer_auth(t),
+            None => req,
         }
     }
 
@@ -135,6 +169,20 @@ impl Drop for Gateway {
             .find(|l| SECRET_MARKERS.iter().any(|m| l.contains(m)))
         {
             panic!("a secret or API key reached the logs: {line}");
+        }
+        // The bootstrap token is printed once, at start, and never again.
+        if let Some((_, token)) = &self.bootstrap {
+            let lines = logs.iter().filter(|l| l.contains(token.as_str())).count();
+            assert_eq!(
+                lines, 1,
+                "the bootstrap token appeared in {lines} log lines"
+            );
+        }
+        if let Some(line) = logs
+            .iter()
+            .find(|l| l.contains("hgboot_") && !l.contains("bootstrap mode"))
+        {
+            panic!("a bootstrap token reached the logs after the start-up line: {line}");
         }
     }
 }
@@ -456,12 +504,19 @@ pub struct Api {
 }
 
 impl Api {
+    /// A client for `gw`, with no key, or with the bootstrap token while `gw` has one (what
+    /// `hookgate` client commands do on the gateway's host).
     pub fn new(gw: &Gateway) -> Api {
         Api {
             base: format!("http://{}", gw.addr),
-            key: None,
+            key: gw.bootstrap_token(),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// A client for `gw` that presents no key at all.
+    pub fn anonymous(gw: &Gateway) -> Api {
+        Api::new_at(&format!("http://{}", gw.addr))
     }
     pub fn new_at(base: &str) -> Api {
         Api {

@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 
+/// The publish key the bench gateway is configured with and the load generator sends: a gateway
+/// without keys answers nothing but its bootstrap token, and publishing with a key is what
+/// production does. The gateway listens on loopback only, for the length of the run.
+pub const BENCH_KEY: &str = "hg_bench_publisher_key_for_this_run_only";
+
 /// What the gateway is configured with.
 #[derive(Debug, Clone, Default)]
 pub struct Setup {
@@ -35,7 +40,7 @@ impl Setup {
             })
         };
         format!(
-            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{}{section}",
+            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nauth:\n  api_keys:\n    - {{ name: bench, key: \"{BENCH_KEY}\", scopes: [events:publish] }}\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{}{section}",
             data_dir.display(),
             self.delivery,
             self.plugins

@@ -38,13 +38,19 @@ pub fn body(size: usize, seq: u64) -> Vec<u8> {
 /// to `rate` per second.
 pub async fn run(
     url: String,
+    key: Option<&str>,
     size: usize,
     concurrency: usize,
     total: Option<u64>,
     duration: Duration,
     rate: Option<f64>,
 ) -> LoadResult {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(k) = key.and_then(|k| format!("Bearer {k}").parse().ok()) {
+        headers.insert(reqwest::header::AUTHORIZATION, k);
+    }
     let client = reqwest::Client::builder()
+        .default_headers(headers)
         .no_proxy()
         .pool_max_idle_per_host(concurrency)
         .tcp_nodelay(true)

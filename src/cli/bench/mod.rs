@@ -322,7 +322,7 @@ async fn load_scenario(sc: &str, a: &BenchArgs, dur: Duration) -> anyhow::Result
     let recv = Arc::new(receiver::Received::default());
     let recv_url = receiver::start(recv.clone()).await?;
     if sc == "baseline" {
-        let r = load::run(recv_url, a.size, a.concurrency, None, dur, None).await;
+        let r = load::run(recv_url, None, a.size, a.concurrency, None, dur, None).await;
         let rps = r.ok as f64 / r.elapsed.as_secs_f64();
         return Ok(summary(sc, rps, r, None, None, None));
     }
@@ -358,7 +358,16 @@ async fn load_scenario(sc: &str, a: &BenchArgs, dur: Duration) -> anyhow::Result
     let idle = gw.rss_mib().1;
     let rate = (sc == "latency").then_some(a.rate);
     let start_ns = now_ns();
-    let r = load::run(gw.url(), a.size, a.concurrency, None, dur, rate).await;
+    let r = load::run(
+        gw.url(),
+        Some(gateway::BENCH_KEY),
+        a.size,
+        a.concurrency,
+        None,
+        dur,
+        rate,
+    )
+    .await;
     let rps = r.ok as f64 / r.elapsed.as_secs_f64();
     if endpoints == 0 {
         return Ok(summary(sc, rps, r, None, Some(&gw), Some(idle)));

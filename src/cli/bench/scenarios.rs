@@ -63,6 +63,7 @@ pub async fn backlog(n: usize, size: usize, p: &Progress) -> anyhow::Result<Valu
         tasks.push(tokio::spawn(async move {
             let r = client
                 .post(url)
+                .bearer_auth(super::gateway::BENCH_KEY)
                 .json(&json!({ "events": events }))
                 .send()
                 .await;
@@ -129,7 +130,16 @@ pub async fn faults(
     let gw = GatewayProc::start(&setup, &url)?;
     let start_ns = now_ns();
     p.set("faults: publishing".into());
-    let r = load::run(gw.url(), size, concurrency, None, dur, None).await;
+    let r = load::run(
+        gw.url(),
+        Some(super::gateway::BENCH_KEY),
+        size,
+        concurrency,
+        None,
+        dur,
+        None,
+    )
+    .await;
     let ok_during = recv.ok.load(Ordering::Relaxed);
     let load_secs = (now_ns() - start_ns) as f64 / 1e9;
     let all = wait_for(Duration::from_secs(120), p, || {

@@ -256,6 +256,61 @@ fn url_cases() -> Vec<(&'static str, P, Expect)> {
             P::Http,
             err(Blocked::Scheme("gopher".into())),
         ),
+        // Well-known internal names, refused before any lookup.
+        (
+            "http://localhost.localdomain/",
+            P::Http,
+            Expect::Rule(leak(format!(
+                "localhost-name localhost.localdomain: {LOOPBACK}"
+            ))),
+        ),
+        (
+            "http://metadata.google.internal/computeMetadata/v1/",
+            P::Http,
+            Expect::Rule(leak(format!(
+                "metadata-name metadata.google.internal (cloud metadata): {METADATA}"
+            ))),
+        ),
+        (
+            "http://metadata/",
+            P::Http,
+            Expect::Rule(leak(format!(
+                "metadata-name metadata (cloud metadata): {METADATA}"
+            ))),
+        ),
+        (
+            "http://instance-data/latest/",
+            P::Http,
+            Expect::Rule(leak(format!(
+                "metadata-name instance-data (cloud metadata): {METADATA}"
+            ))),
+        ),
+        (
+            "https://Billing.Corp.Internal./",
+            P::Https,
+            Expect::Rule(INTERNAL),
+        ),
+        ("https://internal/", P::Https, Expect::Rule(INTERNAL)),
+        (
+            "https://printer.local/",
+            P::Https,
+            Expect::Rule("internal-name *.local (multicast DNS, RFC 6762)"),
+        ),
+        (
+            "https://nas.home.arpa/",
+            P::Https,
+            Expect::Rule("internal-name home.arpa (home networks, RFC 8375)"),
+        ),
+        (
+            "https://home.arpa/",
+            P::Https,
+            Expect::Rule("internal-name home.arpa (home networks, RFC 8375)"),
+        ),
+        // Look-alikes of internal names are ordinary public names.
+        ("https://internal.example.com/", P::Https, Expect::Pass),
+        ("https://metadata.example.com/", P::Https, Expect::Pass),
+        ("https://mylocal/", P::Https, Expect::Pass),
+        ("https://notinternal/", P::Https, Expect::Pass),
         ("https://example.com/hook", P::Https, Expect::Pass),
         ("http://example.com/hook", P::Http, Expect::Pass),
         ("https://localhost.example.com/", P::Https, Expect::Pass),
@@ -263,6 +318,29 @@ fn url_cases() -> Vec<(&'static str, P, Expect)> {
         ("https://[2606:4700:4700::1111]/", P::Https, Expect::Pass),
         ("https://[2002:5db8:d822::1]/", P::Https, Expect::Pass),
     ]
+}
+
+const INTERNAL: &str = "internal-name *.internal (private-use TLD)";
+
+/// `allow_private` semantics for names: metadata and localhost names open only with the
+/// address they denote; internal suffixes open with any allowed network (the attempt-time DNS
+/// vetting then admits only answers inside it).
+#[test]
+fn allow_private_opens_internal_names_by_what_they_denote() {
+    let with = |cidrs: &[&str]| Policy {
+        allow_http: true,
+        allow_private: cidrs.iter().map(|c| c.parse().unwrap()).collect(),
+    };
+    let check = |raw: &str, p: &Policy| check_url(&Url::parse(raw).unwrap(), p);
+    let lan = with(&["10.0.0.0/8"]);
+    assert_eq!(check("https://billing.corp.internal/", &lan), Ok(()));
+    assert_eq!(check("https://printer.local/", &lan), Ok(()));
+    assert!(check("http://metadata.google.internal/", &lan).is_err());
+    assert!(check("http://localhost.localdomain/", &lan).is_err());
+    let meta = with(&["169.254.169.254/32"]);
+    assert_eq!(check("http://metadata.google.internal/", &meta), Ok(()));
+    let lo = with(&["127.0.0.0/8"]);
+    assert_eq!(check("http://localhost.localdomain/", &lo), Ok(()));
 }
 
 fn leak(s: String) -> &'static str {

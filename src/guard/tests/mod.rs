@@ -86,6 +86,7 @@ fn judge(got: Result<(), Blocked>, expect: &Expect) -> Result<(), String> {
     match (expect, &got) {
         (Expect::Pass, Ok(())) => Ok(()),
         (Expect::Rule(want), Err(Blocked::Address { rule, .. })) if rule == want => Ok(()),
+        (Expect::Rule(want), Err(Blocked::Name { rule, .. })) if rule == want => Ok(()),
         (Expect::Err(want), Err(b)) if b == want => Ok(()),
         _ => Err(format!("expected {expect:?}, got {got:?}")),
     }
