@@ -68,8 +68,8 @@ async fn every_builtin_serves_from_a_lone_binary() {
     let config = t.write_config(&five_builtins(), &recv.base);
     let gw = Gateway::start_with(lone_binary(t.path()), &config);
     let api = Api::new(&gw);
-    let put = reqwest::Client::new()
-        .put(gw.url("/v1/plugins/enrich/kv/customer:c1"))
+    let put = gw
+        .authed(reqwest::Client::new().put(gw.url("/v1/plugins/enrich/kv/customer:c1")))
         .body(r#"{"tier":"gold"}"#)
         .send()
         .await
@@ -236,7 +236,10 @@ fn config_check_reports_a_bad_regex_and_a_missing_plugin_file() {
         "{text}"
     );
     let line = 1 + yaml.lines().position(|l| l.contains("inv_(")).unwrap();
-    assert!(text.contains(&format!(":{line}:")), "the regex is on line {line}: {text}");
+    assert!(
+        text.contains(&format!(":{line}:")),
+        "the regex is on line {line}: {text}"
+    );
     assert!(
         text.contains("endpoints[0].plugins[0].config.all[0].value: "),
         "{text}"

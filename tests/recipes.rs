@@ -66,7 +66,7 @@ fn every_example_passes_config_check() {
 
 /// A running recipe: the gateway on loopback with a temp data dir, plain http to the receiver.
 struct Recipe {
-    gw: Gateway,
+    _gw: Gateway,
     api: Api,
     recv: Receiver,
     _dir: TestDir,
@@ -99,7 +99,7 @@ async fn start(name: &str, urls: &[(&str, &str)]) -> Recipe {
     let gw = Gateway::start_with(cmd, &path);
     let api = Api::new(&gw);
     Recipe {
-        gw,
+        _gw: gw,
         api,
         recv,
         _dir: dir,
