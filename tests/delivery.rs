@@ -3,7 +3,7 @@
 
 mod util;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
@@ -29,24 +29,7 @@ fn python_verifies(
         "body_b64": base64::engine::general_purpose::STANDARD.encode(&r.body),
         "header": header, "prefix": prefix,
     });
-    let mut child = Command::new("python3")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/verify_webhook.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    out.status.success()
+    python("verify_webhook.py", &input).0
 }
 
 fn cli_verifies(r: &Received, scheme: &str, secret: &str, dir: &std::path::Path) -> bool {

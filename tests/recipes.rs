@@ -7,7 +7,7 @@
 mod util;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -117,22 +117,7 @@ fn documented_receiver(sender: &str, secret: &str, got: &Received) -> String {
         "sender": sender, "secret": secret, "headers": headers,
         "body_b64": base64::engine::general_purpose::STANDARD.encode(&got.body),
     });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/recipes/receivers.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    python("recipes/receivers.py", &input).1
 }
 
 /// Every request received on `path` passes the sender's documented receiver.

@@ -496,6 +496,28 @@ pub fn plugins_wasm_dir() -> PathBuf {
     .clone()
 }
 
+/// Runs `python3 tests/<script>` with `input` as JSON on stdin; returns (exit 0, stdout trimmed).
+/// The verifiers there share no code with ours.
+pub fn python(script: &str, input: &Value) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests")
+                .join(script),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.to_string().as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success(), stdout)
+}
+
 /// A small blocking-free API client for tests.
 pub struct Api {
     pub base: String,
