@@ -139,20 +139,28 @@ pub async fn list_for_endpoint(
     ))
 }
 
-/// `GET /v1/events/{id}/deliveries`: every delivery the event fanned out to.
+/// `GET /v1/events/{id}/deliveries?limit=&cursor=`: the deliveries the event fanned out to,
+/// by delivery id. The page size defaults to the largest (1,000), so an event with fewer
+/// deliveries comes back whole, as it did before this listing was paged.
 pub async fn list_for_event(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
+    Params(q): Params<paging::PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let ev = super::events::find(&state, &caller, &id).await?;
-    let mut data = Vec::with_capacity(ev.deliveries.len());
-    for d in &ev.deliveries {
+    let limit = paging::limit(q.limit.or(Some(paging::MAX_LIMIT)));
+    let page = state
+        .store
+        .event_deliveries(&ev.id, q.cursor.as_deref(), limit)
+        .await?;
+    let mut data = Vec::with_capacity(page.items.len());
+    for d in &page.items {
         if let Some((rec, _)) = state.store.delivery(&d.id).await? {
             data.push(delivery_json(&rec));
         }
     }
-    Ok(list_json(data, None))
+    Ok(list_json(data, page.next_cursor))
 }
 
 /// `POST /v1/deliveries/{id}/retry`: due now, whatever its state, with a fresh retry schedule.

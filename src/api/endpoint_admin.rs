@@ -370,13 +370,13 @@ pub async fn test(
     let delivery_id = event.deliveries[0].id.clone();
     let audit = AuditEntry::new(&caller.name, "endpoint.test", &id, Some(&e.config.tenant)).with(
         None,
-        Some(json!({"event_id": event.id, "delivery_id": delivery_id})),
+        Some(json!({"event_id": event.event.id, "delivery_id": delivery_id})),
     );
     let results = state.store.ingest(vec![event]).await?;
     state.store.append_audit(audit).await?;
     state.signal.mark(&id, 0);
     let event_id = match results.first() {
-        Some(Ingested::Created(e)) | Some(Ingested::Duplicate(e)) => e.id.clone(),
+        Some(Ingested::Created(e)) | Some(Ingested::Duplicate(e)) => e.event.id.clone(),
         None => return Err(ApiError::from(crate::store::StoreError::Closed)),
     };
     Ok((

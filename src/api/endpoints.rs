@@ -102,14 +102,15 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let snap = state.registry.snapshot();
     let limit = paging::limit(q.limit);
+    let tenant = match (&caller.tenant, &q.tenant) {
+        (Some(own), Some(t)) if own != t => return Ok(list_json(Vec::new(), None)),
+        (Some(own), _) => Some(own.as_str()),
+        (None, t) => t.as_deref(),
+    };
     let mut items: Vec<_> = snap
-        .by_id
-        .values()
-        .filter(|e| caller.sees(&e.config.tenant))
-        .filter(|e| q.tenant.as_ref().is_none_or(|t| *t == e.config.tenant))
-        .filter(|e| q.cursor.as_ref().is_none_or(|c| e.config.id > *c))
+        .after(tenant, q.cursor.as_deref())
+        .take(limit + 1)
         .collect();
-    items.sort_by(|a, b| a.config.id.cmp(&b.config.id));
     let next_cursor = (items.len() > limit).then(|| items[limit - 1].config.id.clone());
     items.truncate(limit);
     Ok(list_json(

@@ -23,7 +23,7 @@ use crate::config::{is_valid_event_type, is_valid_id};
 use crate::dispatch::fanout;
 use crate::store::{
     envelope, new_delivery_id, new_event_id, now_ms, rfc3339, DeliveryRef, EventFilter,
-    EventRecord, Ingested,
+    EventRecord, Ingested, NewEvent,
 };
 
 /// Largest accepted `data` of one event (SPEC §3), and the body limit of `POST /v1/events`.
@@ -106,7 +106,7 @@ fn build(
     caller: &Caller,
     req: PublishRequest,
     at: &str,
-) -> Result<EventRecord, ApiError> {
+) -> Result<NewEvent, ApiError> {
     if !is_valid_event_type(&req.event_type) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -148,14 +148,15 @@ fn build(
     let stamp = rfc3339(ts);
     let body = envelope(&id, &req.event_type, &stamp, &req.data);
     let deliveries = fanout::plan(&state.registry, &tenant, &req.event_type);
-    Ok(EventRecord {
+    let event = EventRecord {
         id,
         event_type: req.event_type,
         tenant,
         timestamp_ms: ts,
         body,
-        deliveries,
-    })
+        fanout: 0,
+    };
+    Ok(NewEvent::new(event, deliveries))
 }
 
 fn deliveries_json(list: &[DeliveryRef]) -> Value {
@@ -198,7 +199,7 @@ pub async fn publish(
     };
     Ok((
         status,
-        Json(json!({"id": ev.id, "deliveries": deliveries_json(&ev.deliveries)})),
+        Json(json!({"id": ev.event.id, "deliveries": deliveries_json(&ev.deliveries)})),
     )
         .into_response())
 }
@@ -242,8 +243,8 @@ pub async fn publish_batch(
     let events: Vec<Value> = results
         .iter()
         .map(|r| match r {
-            Ingested::Created(e) => json!({"id": e.id, "duplicate": false, "deliveries": deliveries_json(&e.deliveries)}),
-            Ingested::Duplicate(e) => json!({"id": e.id, "duplicate": true, "deliveries": deliveries_json(&e.deliveries)}),
+            Ingested::Created(e) => json!({"id": e.event.id, "duplicate": false, "deliveries": deliveries_json(&e.deliveries)}),
+            Ingested::Duplicate(e) => json!({"id": e.event.id, "duplicate": true, "deliveries": deliveries_json(&e.deliveries)}),
         })
         .collect();
     Ok((StatusCode::ACCEPTED, Json(json!({ "events": events }))).into_response())
@@ -267,8 +268,14 @@ pub async fn get_event(
 ) -> Result<Json<Value>, ApiError> {
     let ev = find(&state, &caller, &id).await?;
     let body: Value = serde_json::from_str(&ev.body).unwrap_or(Value::Null);
-    let mut deliveries = Vec::with_capacity(ev.deliveries.len());
-    for d in &ev.deliveries {
+    // The first page of the fan-out (an event may go to every endpoint: the whole list is
+    // `GET /v1/events/{id}/deliveries`, paged).
+    let page = state
+        .store
+        .event_deliveries(&ev.id, None, paging::MAX_LIMIT)
+        .await?;
+    let mut deliveries = Vec::with_capacity(page.items.len());
+    for d in &page.items {
         let rec = state.store.delivery(&d.id).await?;
         deliveries.push(match rec {
             Some((r, _)) => json!({"id": r.id, "endpoint_id": r.endpoint_id, "status": r.status, "attempts": r.attempts}),
@@ -282,6 +289,7 @@ pub async fn get_event(
         "timestamp": rfc3339(ev.timestamp_ms),
         "data": body.get("data").cloned().unwrap_or(Value::Null),
         "deliveries": deliveries,
+        "delivery_count": ev.fanout,
     })))
 }
 
@@ -289,21 +297,23 @@ pub async fn get_event(
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
 
 /// A `webhook.test` event addressed to one endpoint only, whatever its event filter says.
-pub fn test_event(endpoint_id: &str, tenant: &str, data: &RawValue) -> EventRecord {
+pub fn test_event(endpoint_id: &str, tenant: &str, data: &RawValue) -> NewEvent {
     let id = new_event_id();
     let ts = now_ms();
     let body = envelope(&id, TEST_EVENT_TYPE, &rfc3339(ts), data);
-    EventRecord {
+    let event = EventRecord {
         id,
         event_type: TEST_EVENT_TYPE.to_string(),
         tenant: tenant.to_string(),
         timestamp_ms: ts,
         body,
-        deliveries: vec![DeliveryRef {
-            id: new_delivery_id(),
-            endpoint_id: endpoint_id.to_string(),
-        }],
-    }
+        fanout: 0,
+    };
+    let delivery = DeliveryRef {
+        id: new_delivery_id(),
+        endpoint_id: endpoint_id.to_string(),
+    };
+    NewEvent::new(event, vec![delivery])
 }
 
 /// Query of the event listing.
@@ -348,7 +358,7 @@ pub async fn list(
                 "type": e.event_type,
                 "tenant": e.tenant,
                 "timestamp": rfc3339(e.timestamp_ms),
-                "deliveries": e.deliveries.len(),
+                "deliveries": e.fanout,
             })
         })
         .collect();

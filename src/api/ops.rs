@@ -82,12 +82,7 @@ pub async fn stats(State(state): State<ApiState>, caller: Caller) -> Result<Json
         .into_iter()
         .map(|p| (p.endpoint_id.clone(), p))
         .collect();
-    let mut eps: Vec<_> = snap
-        .by_id
-        .values()
-        .filter(|e| caller.sees(&e.config.tenant))
-        .collect();
-    eps.sort_by(|a, b| a.config.id.cmp(&b.config.id));
+    let eps = snap.after(caller.tenant.as_deref(), None);
     let mut total = Counters::default();
     let mut total_pending = 0u64;
     let mut oldest: Option<u64> = None;

@@ -3,11 +3,13 @@
 //! - [`fanout`] decides which endpoints an event goes to (called by the publish API).
 //! - [`registry`] holds the live endpoints, swapped whole on reload.
 //! - [`signal`] wakes the scheduler when new work is due.
-//! - [`scheduler`] starts due deliveries within the global, per-endpoint and rate limits.
+//! - [`scheduler`] starts due deliveries within the global, per-endpoint and rate limits,
+//!   which [`admission`] applies to one endpoint.
 //! - [`worker`] runs one attempt through [`crate::delivery`] and records it in the store.
 //!
 //! Must not import `axum` or `api`.
 
+pub mod admission;
 pub mod chain;
 pub mod fanout;
 pub mod plugin_io;
@@ -16,6 +18,7 @@ pub mod rate;
 pub mod registry;
 pub mod scheduler;
 pub mod signal;
+pub mod snapshot;
 pub mod worker;
 
 use std::sync::Arc;

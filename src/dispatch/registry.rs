@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use arc_swap::ArcSwap;
 
 use super::chain::chain_entries;
+pub use super::snapshot::Snapshot;
 use crate::config::{Diagnostic, EndpointConfig, NetworkConfig};
 use crate::plugins::ChainEntry;
 use crate::signing::Secret;
@@ -149,38 +150,15 @@ impl LiveEndpoint {
     }
 }
 
-/// An immutable view of all endpoints, indexed the two ways the hot paths need.
-#[derive(Debug, Default)]
-pub struct Snapshot {
-    /// By endpoint id.
-    pub by_id: HashMap<String, Arc<LiveEndpoint>>,
-    /// By tenant, each list sorted by id (deterministic fan-out order).
-    pub by_tenant: HashMap<String, Vec<Arc<LiveEndpoint>>>,
-}
-
-impl Snapshot {
-    /// Indexes a list of endpoints.
-    pub fn new(endpoints: Vec<Arc<LiveEndpoint>>) -> Self {
-        let mut s = Snapshot::default();
-        for e in endpoints {
-            s.by_tenant
-                .entry(e.config.tenant.clone())
-                .or_default()
-                .push(e.clone());
-            s.by_id.insert(e.config.id.clone(), e);
-        }
-        for list in s.by_tenant.values_mut() {
-            list.sort_by(|a, b| a.config.id.cmp(&b.config.id));
-        }
-        s
-    }
-}
-
 /// The two sources of endpoints, kept apart so a config reload replaces only its own.
 #[derive(Debug, Default)]
 struct Sources {
-    config: Vec<Arc<LiveEndpoint>>,
+    config: HashMap<String, Arc<LiveEndpoint>>,
     managed: HashMap<String, Arc<LiveEndpoint>>,
+}
+
+fn warn_clash(id: &str) {
+    tracing::warn!(endpoint_id = %id, "the config file defines an endpoint with the id of an API-defined one; the config's wins");
 }
 
 /// The shared registry.
@@ -200,8 +178,11 @@ impl Registry {
     /// Replaces the config-defined endpoints (start-up and reload); API-defined ones stay.
     pub fn set_config(&self, endpoints: Vec<LiveEndpoint>) {
         let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        src.config = endpoints.into_iter().map(Arc::new).collect();
-        self.publish(&src);
+        src.config = endpoints
+            .into_iter()
+            .map(|e| (e.config.id.clone(), Arc::new(e)))
+            .collect();
+        self.rebuild(&src);
     }
 
     /// Replaces every API-defined endpoint (start-up and reload, when the rules may have moved).
@@ -211,35 +192,46 @@ impl Registry {
             .into_iter()
             .map(|e| (e.config.id.clone(), Arc::new(e)))
             .collect();
-        self.publish(&src);
+        self.rebuild(&src);
     }
 
-    /// Adds or replaces one API-defined endpoint.
+    /// Adds or replaces one API-defined endpoint: O(log n), the rest of the snapshot is shared.
     pub fn upsert_managed(&self, endpoint: LiveEndpoint) {
         let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        src.managed
-            .insert(endpoint.config.id.clone(), Arc::new(endpoint));
-        self.publish(&src);
+        let id = endpoint.config.id.clone();
+        let endpoint = Arc::new(endpoint);
+        src.managed.insert(id.clone(), endpoint.clone());
+        if src.config.contains_key(&id) {
+            warn_clash(&id);
+            return;
+        }
+        let mut snap = Snapshot::clone(&self.snapshot.load());
+        snap.insert(endpoint);
+        self.snapshot.store(Arc::new(snap));
     }
 
     /// Removes one API-defined endpoint.
     pub fn remove_managed(&self, id: &str) {
         let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        src.managed.remove(id);
-        self.publish(&src);
+        if src.managed.remove(id).is_none() || src.config.contains_key(id) {
+            return;
+        }
+        let mut snap = Snapshot::clone(&self.snapshot.load());
+        snap.remove(id);
+        self.snapshot.store(Arc::new(snap));
     }
 
-    /// Builds and swaps in the snapshot. On an id clash the config file wins (the API refuses
-    /// such ids, but a later config edit can introduce one).
-    fn publish(&self, src: &Sources) {
-        let mut all: Vec<Arc<LiveEndpoint>> = src.config.clone();
-        for (id, e) in &src.managed {
-            if src.config.iter().any(|c| c.config.id == *id) {
-                tracing::warn!(endpoint_id = %id, "the config file defines an endpoint with the id of an API-defined one; the config's wins");
-                continue;
+    /// Builds and swaps in a whole snapshot. On an id clash the config file wins (the API
+    /// refuses such ids, but a later config edit can introduce one).
+    fn rebuild(&self, src: &Sources) {
+        let managed = src.managed.iter().filter(|(id, _)| {
+            let clash = src.config.contains_key(*id);
+            if clash {
+                warn_clash(id);
             }
-            all.push(e.clone());
-        }
+            !clash
+        });
+        let all = src.config.values().chain(managed.map(|(_, e)| e)).cloned();
         self.snapshot.store(Arc::new(Snapshot::new(all)));
     }
 
@@ -250,7 +242,7 @@ impl Registry {
 
     /// One endpoint, if it exists.
     pub fn get(&self, id: &str) -> Option<Arc<LiveEndpoint>> {
-        self.snapshot.load().by_id.get(id).cloned()
+        self.snapshot.load().get(id).cloned()
     }
 
     /// Runtime state of an endpoint (default: healthy).

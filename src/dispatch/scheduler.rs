@@ -1,16 +1,18 @@
 //! The scheduler: decides which due deliveries start now, within every limit.
 //!
 //! It keeps, per endpoint, the time it next needs looking at (a min-heap with lazy deletion) and
-//! the ids in flight. When an endpoint's time comes it asks the store for that endpoint's due
-//! deliveries — as many as the endpoint's in-flight cap, the global permits and its rate bucket
-//! allow — and starts one task per delivery. Because the due index is ordered per endpoint, a
+//! the ids in flight. When endpoints' times come it asks the store, in one read for up to
+//! [`MAX_BATCH_ENDPOINTS`] of them, for their due deliveries — for each as many as its in-flight
+//! cap, the global permits and its rate bucket allow ([`super::admission`]) — and starts one
+//! task per delivery. Batching is what keeps a gateway with thousands of endpoints, each with a
+//! little due work, from paying a store read per delivery. Because the due index is ordered per endpoint, a
 //! dead endpoint with a million pending deliveries costs one seek, and it can only ever hold its
 //! own in-flight cap of the global permits: it never delays another endpoint.
 //!
 //! It sleeps until the earliest armed time, a [`DueSignal`] mark, or a finished attempt.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,27 +20,16 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::rate::TokenBucket;
+use super::admission::{next_look, sort_scan, Admit, EndpointSched};
+use super::registry::LiveEndpoint;
 use super::worker::{self, Completion};
 use super::Shared;
-use crate::store::{now_ms, Millis};
+use crate::store::{now_ms, DueScan, DueWant, Millis};
 
-/// Most deliveries taken from one endpoint per scan, so one busy endpoint yields to the next.
-const SCAN_BATCH: usize = 256;
+/// Most endpoints read in one batched due scan, so one read transaction stays short.
+const MAX_BATCH_ENDPOINTS: usize = 512;
 /// Retry delay after a store read failed.
 const READ_FAILURE_BACKOFF_MS: Millis = 1_000;
-
-#[derive(Debug, Default)]
-struct EndpointSched {
-    in_flight: HashSet<String>,
-    /// Request slots (`LiveEndpoint::in_flight_cap` of them, with that cap): an attempt holds
-    /// one from its request to the answer. Replaced when the cap changes on reload; attempts
-    /// still holding the old one finish with it.
-    requests: Option<(usize, Arc<Semaphore>)>,
-    /// Set when the endpoint had due work but no free slot: the next completion re-arms it.
-    waiting_for_slot: bool,
-    bucket: Option<TokenBucket>,
-}
 
 /// The scheduler task. Build with [`Scheduler::new`], run with [`Scheduler::run`].
 pub struct Scheduler {
@@ -153,7 +144,6 @@ impl Scheduler {
     }
 
     fn complete(&mut self, c: Completion) {
-        let now = now_ms();
         if let Some(st) = c.endpoint_state {
             if st.disabled && !self.shared.registry.state(&c.endpoint_id).disabled {
                 tracing::warn!(
@@ -171,13 +161,11 @@ impl Scheduler {
             .get(&c.endpoint_id)
             .map_or(1, |l| l.start_cap());
         if let Some(s) = self.endpoints.get_mut(&c.endpoint_id) {
-            s.in_flight.remove(&c.delivery_id);
-            // A saturated endpoint is looked at again once an eighth of its slots are free, so
-            // one store scan starts several deliveries instead of one scan per completion.
-            let free = cap.saturating_sub(s.in_flight.len());
-            if s.waiting_for_slot && free >= (cap / 8).max(1) {
-                s.waiting_for_slot = false;
-                rearm = Some(now);
+            if s.finished(&c.delivery_id, cap) {
+                rearm = Some(now_ms());
+            }
+            if s.is_idle() {
+                self.endpoints.remove(&c.endpoint_id);
             }
         }
         if let Some(t) = rearm {
@@ -185,13 +173,31 @@ impl Scheduler {
         }
     }
 
+    /// Starts what is due now, a batch of endpoints per store read, until nothing ready is
+    /// left or the global permits ran out (a completion wakes the loop again).
     async fn schedule(&mut self) {
         let now = now_ms();
-        while self
-            .heap
-            .peek()
-            .is_some_and(|Reverse((due, _, _))| *due <= now)
-        {
+        loop {
+            let (batch, out_of_permits) = self.take_ready(now).await;
+            if !batch.is_empty() {
+                self.scan_and_start(batch, now).await;
+            }
+            if out_of_permits || !self.has_ready(now) {
+                break;
+            }
+        }
+    }
+
+    fn has_ready(&self, now: Millis) -> bool {
+        self.heap.peek().is_some_and(|Reverse((t, _, _))| *t <= now)
+    }
+
+    /// Pops ready endpoints and admits each, at most [`MAX_BATCH_ENDPOINTS`] and never more
+    /// scans than global permits. Returns what to scan, and whether the permits ran out.
+    async fn take_ready(&mut self, now: Millis) -> (Vec<Wanted>, bool) {
+        let mut global = self.permits.available_permits();
+        let mut batch = Vec::new();
+        while batch.len() < MAX_BATCH_ENDPOINTS && self.has_ready(now) {
             let Some(Reverse((due, seq, ep))) = self.heap.pop() else {
                 break;
             };
@@ -199,90 +205,75 @@ impl Scheduler {
                 continue; // superseded by an earlier arm
             }
             self.armed.remove(&ep);
-            if !self.start_endpoint(&ep, now).await {
-                break; // out of global permits: a completion wakes us
+            if global == 0 {
+                self.arm(&ep, now);
+                return (batch, true);
+            }
+            let Some(live) = self.shared.registry.get(&ep) else {
+                self.forget_removed(&ep).await;
+                continue;
+            };
+            if !self.shared.registry.is_active(&live) {
+                continue; // disabled: re-armed when enabled
+            }
+            let sched = self.endpoints.entry(ep.clone()).or_default();
+            match sched.admit(&live, now, global) {
+                Admit::Scan(limit) => {
+                    global -= limit;
+                    batch.push(Wanted { ep, live, limit });
+                }
+                Admit::Full => {}
+                Admit::RateLimited { until } => self.arm(&ep, until),
+            }
+        }
+        (batch, false)
+    }
+
+    /// Removed. The reload cancelled what was pending then; this catches deliveries a publish
+    /// racing with the reload created afterwards.
+    async fn forget_removed(&mut self, ep: &str) {
+        if let Err(e) = self.shared.store.cancel_endpoint(ep).await {
+            tracing::error!(endpoint_id = %ep, error = %e, "cannot cancel deliveries of removed endpoint");
+        }
+        self.endpoints.remove(ep);
+    }
+
+    /// One store read for the whole batch, then each endpoint's due deliveries start.
+    async fn scan_and_start(&mut self, batch: Vec<Wanted>, now: Millis) {
+        let scans = {
+            let wants: Vec<DueWant<'_>> = batch
+                .iter()
+                .map(|w| DueWant {
+                    endpoint_id: &w.ep,
+                    skip: &self.endpoints[&w.ep].in_flight,
+                    limit: w.limit,
+                })
+                .collect();
+            self.shared.store.due(now, &wants).await
+        };
+        match scans {
+            Ok(scans) => {
+                for (w, scan) in batch.into_iter().zip(scans) {
+                    self.start(w, scan, now);
+                }
+            }
+            Err(e) => {
+                tracing::error!(endpoints = batch.len(), error = %e, "cannot read due deliveries");
+                for w in batch {
+                    self.arm(&w.ep, now + READ_FAILURE_BACKOFF_MS);
+                }
             }
         }
     }
 
-    /// Starts what it can for one endpoint. Returns false when global permits ran out.
-    async fn start_endpoint(&mut self, ep: &str, now: Millis) -> bool {
-        let Some(live) = self.shared.registry.get(ep) else {
-            // Removed. The reload cancelled what was pending then; this catches deliveries a
-            // publish racing with the reload created afterwards.
-            if let Err(e) = self.shared.store.cancel_endpoint(ep).await {
-                tracing::error!(endpoint_id = %ep, error = %e, "cannot cancel deliveries of removed endpoint");
-            }
-            self.endpoints.remove(ep);
-            return true;
-        };
-        if !self.shared.registry.is_active(&live) {
-            return true; // disabled: re-armed when enabled
-        }
-        let global = self.permits.available_permits();
-        if global == 0 {
-            self.arm(ep, now);
-            return false;
-        }
-        let sched = self.endpoints.entry(ep.to_string()).or_default();
-        let free = live.start_cap().saturating_sub(sched.in_flight.len());
-        if free == 0 {
-            sched.waiting_for_slot = true;
-            return true;
-        }
-        let mut limit = free.min(global).min(SCAN_BATCH);
-        if let Some(rate) = live.config.rate {
-            let bucket = sched
-                .bucket
-                .get_or_insert_with(|| TokenBucket::new(rate.per_second, now));
-            if !bucket.is_rate(rate.per_second) {
-                *bucket = TokenBucket::new(rate.per_second, now);
-            }
-            let tokens = bucket.available(now);
-            if tokens == 0 {
-                let at = bucket.next_token_ms(now);
-                self.arm(ep, at);
-                return true;
-            }
-            limit = limit.min(tokens);
-        }
-        let scan = match self
-            .shared
-            .store
-            .due(ep, now, &sched.in_flight, limit)
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(endpoint_id = %ep, error = %e, "cannot read due deliveries");
-                self.arm(ep, now + READ_FAILURE_BACKOFF_MS);
-                return true;
-            }
-        };
-        let mut next = scan.next_due_ms;
-        let mut head_wait = None;
-        let mut stale: Option<Millis> = None;
+    /// Starts the due deliveries of one endpoint's scan and arms its next look.
+    fn start(&mut self, w: Wanted, scan: DueScan, now: Millis) {
+        let sorted = sort_scan(scan.items, scan.next_due_ms, w.live.is_fifo(), now);
+        let mut next = sorted.next;
+        let sched = self.endpoints.entry(w.ep.clone()).or_default();
+        let requests = sched.slots(w.live.in_flight_cap());
         let mut started = 0usize;
-        let cap = live.in_flight_cap();
-        let requests = match &sched.requests {
-            Some((c, slots)) if *c == cap => Arc::clone(slots),
-            _ => {
-                let slots = Arc::new(Semaphore::new(cap));
-                sched.requests = Some((cap, Arc::clone(&slots)));
-                slots
-            }
-        };
-        for item in scan.items {
-            // The due key is a lower bound (FIFO keeps the creation time as key): the record's
-            // own next-attempt time decides.
-            if let Some(t) = item.delivery.next_attempt_ms.filter(|t| *t > now) {
-                if live.is_fifo() {
-                    head_wait = Some(t); // nothing behind a waiting head may go
-                    break;
-                }
-                stale = Some(stale.map_or(t, |s| s.min(t)));
-                continue;
-            }
+        for item in sorted.start {
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 next = Some(now);
                 break;
@@ -293,29 +284,27 @@ impl Scheduler {
                 &self.tracker,
                 &self.shared,
                 &self.done_tx,
-                live.clone(),
+                w.live.clone(),
                 Arc::clone(&requests),
                 item,
                 permit,
             );
         }
-        if let Some(b) = sched.bucket.as_mut() {
-            b.take(started);
+        sched.spend(started);
+        if sched.is_idle() {
+            self.endpoints.remove(&w.ep);
         }
-        if let Some(t) = head_wait {
-            next = Some(t);
-        } else if let Some(t) = stale {
-            next = Some(next.map_or(t, |n| n.min(t)));
+        if let Some(t) = next_look(next, started, now) {
+            self.arm(&w.ep, t);
         }
-        if started == 0 {
-            // Never come back within this pass to a slice that yielded nothing: that would spin.
-            next = next.map(|t| t.max(now + 1));
-        }
-        if let Some(t) = next {
-            self.arm(ep, t);
-        }
-        true
     }
+}
+
+/// One endpoint admitted to a batched scan.
+struct Wanted {
+    ep: String,
+    live: Arc<LiveEndpoint>,
+    limit: usize,
 }
 
 /// Starts one attempt task; it holds its global permit until the outcome is recorded, and one
@@ -324,7 +313,7 @@ fn spawn(
     tracker: &TaskTracker,
     shared: &Arc<Shared>,
     done: &mpsc::UnboundedSender<Completion>,
-    live: Arc<super::registry::LiveEndpoint>,
+    live: Arc<LiveEndpoint>,
     requests: Arc<Semaphore>,
     item: crate::store::DueDelivery,
     permit: OwnedSemaphorePermit,

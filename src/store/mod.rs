@@ -73,16 +73,13 @@ pub enum KvError {
     Store(#[from] StoreError),
 }
 
-/// An event with its fan-out (its `deliveries` list), ready to be made durable in one step.
-pub type NewEvent = EventRecord;
-
 /// What ingest did with one event.
 #[derive(Debug, Clone)]
 pub enum Ingested {
     /// Stored now, with its deliveries.
-    Created(EventRecord),
-    /// The id was known: nothing stored, here is the original.
-    Duplicate(EventRecord),
+    Created(NewEvent),
+    /// The id was known: nothing stored, here is the original with its deliveries.
+    Duplicate(NewEvent),
 }
 
 /// A pending delivery that is due, with what an attempt needs.
@@ -94,6 +91,17 @@ pub struct DueDelivery {
     pub event: std::sync::Arc<EventRecord>,
     /// The plugin chain's stored output, once it has run: sent instead of the event body.
     pub payload: Option<std::sync::Arc<StoredPayload>>,
+}
+
+/// One endpoint's part of a batched [`Store::due`] scan.
+#[derive(Debug, Clone, Copy)]
+pub struct DueWant<'a> {
+    /// The endpoint.
+    pub endpoint_id: &'a str,
+    /// Ids to pass over (in flight now).
+    pub skip: &'a std::collections::HashSet<String>,
+    /// Most deliveries to return.
+    pub limit: usize,
 }
 
 /// Result of scanning one endpoint's slice of the due index.
@@ -170,16 +178,11 @@ pub trait Store: Send + Sync + 'static {
     /// already stored are returned as [`Ingested::Duplicate`] and not stored again.
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Ingested>, StoreError>;
 
-    /// Due deliveries of one endpoint with due key `<= now_ms`, skipping ids in `skip` (those in
-    /// flight), at most `limit`. Cost depends on `limit + skip.len()`, never on the backlog.
-    async fn due(
-        &self,
-        endpoint_id: &str,
-        now_ms: Millis,
-        skip: &std::collections::HashSet<String>,
-        limit: usize,
-    ) -> Result<DueScan, StoreError>;
-
+    /// Due deliveries with due key `<= now_ms` of each endpoint in `wants`, one [`DueScan`] per
+    /// want in the same order, all read from one snapshot. Batched because a gateway with many
+    /// endpoints has a little due work on each: one read per endpoint would cost more than the
+    /// deliveries it finds. Cost depends on the limits and skip sets asked, never on backlogs.
+    async fn due(&self, now_ms: Millis, wants: &[DueWant<'_>]) -> Result<Vec<DueScan>, StoreError>;
     /// Every endpoint id that has pending deliveries, with its earliest due key (start-up).
     async fn pending_endpoints(&self) -> Result<Vec<(String, Millis)>, StoreError>;
 
@@ -191,6 +194,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads an event.
     async fn event(&self, id: &str) -> Result<Option<EventRecord>, StoreError>;
+
+    /// An event's deliveries in delivery-id order, from after `cursor` (a delivery id), at most
+    /// `limit`. An event may fan out to every endpoint, so its list is paged, not carried.
+    async fn event_deliveries(
+        &self,
+        event_id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<DeliveryRef>, StoreError>;
 
     /// Reads a delivery and all its attempts, oldest first.
     async fn delivery(

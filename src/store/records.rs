@@ -1,8 +1,8 @@
 //! The durable records: what an event, a delivery and an attempt look like at rest and in the API.
 //!
-//! Records are serialized as JSON inside redb values. JSON costs a few microseconds per record but
-//! stays readable with any tool and tolerates added fields (`#[serde(default)]`), which matters more
-//! for a store that must open after every upgrade than the bytes saved by a binary format.
+//! How a backend encodes them at rest is its own business (the redb store: a versioned binary
+//! row for the hot records, see `redb_store::codec`); the serde derives give the JSON form that
+//! stores written before that format hold, and that tests and tools print.
 
 use serde::{Deserialize, Serialize};
 
@@ -90,8 +90,28 @@ pub struct EventRecord {
     pub timestamp_ms: Millis,
     /// The envelope `{"id","type","timestamp","data"}` as sent.
     pub body: String,
-    /// The fan-out decided at ingest.
+    /// How many deliveries the fan-out made. The deliveries themselves are listed by
+    /// `Store::event_deliveries`, not carried here: an attempt reads its event, and that read
+    /// must not grow with the number of endpoints the event went to.
+    #[serde(default)]
+    pub fanout: u32,
+}
+
+/// An event with its fan-out, as ingest stores it and the publish API answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// The event (its `fanout` is the length of `deliveries`).
+    pub event: EventRecord,
+    /// The deliveries, one per endpoint, in endpoint-id order.
     pub deliveries: Vec<DeliveryRef>,
+}
+
+impl NewEvent {
+    /// Pairs an event with its fan-out, setting the event's count from it.
+    pub fn new(mut event: EventRecord, deliveries: Vec<DeliveryRef>) -> Self {
+        event.fanout = deliveries.len() as u32;
+        NewEvent { event, deliveries }
+    }
 }
 
 /// A pointer from an event to one of its deliveries.

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 
+use super::codec;
 use super::tables::*;
 use super::writer::cancel;
 use super::LIST_SCAN_CAP;
@@ -56,7 +57,7 @@ pub fn requeue_one(
         Some(v) => v.value().to_vec(),
         None => return Ok(None),
     };
-    let mut d: DeliveryRecord = decode("deliveries", &bytes)?;
+    let mut d = codec::decode_delivery(&bytes)?;
     if d.status == DeliveryStatus::Pending {
         due_t
             .remove((d.endpoint_id.as_str(), d.due_key_ms, id))
@@ -70,7 +71,9 @@ pub fn requeue_one(
     due_t
         .insert((d.endpoint_id.as_str(), now, id), ())
         .map_err(storage)?;
-    del_t.insert(id, encode(&d).as_slice()).map_err(storage)?;
+    del_t
+        .insert(id, codec::encode_delivery(&d).as_slice())
+        .map_err(storage)?;
     Ok(Some(d))
 }
 
@@ -95,7 +98,7 @@ pub fn recover(
             let (k, _) = entry.map_err(storage)?;
             let id = k.value().1.to_string();
             if let Some(v) = del_t.get(id.as_str()).map_err(storage)? {
-                let d: DeliveryRecord = decode("deliveries", v.value())?;
+                let d = codec::decode_delivery(v.value())?;
                 if d.status == DeliveryStatus::Dead && d.created_ms >= since_ms {
                     dead.push(id);
                 }
@@ -240,7 +243,7 @@ pub fn read_events(
         let Some(v) = ev_t.get(id).map_err(storage)? else {
             continue;
         };
-        let e: EventRecord = decode("events", v.value())?;
+        let (e, _) = codec::decode_event(v.value())?;
         let keep = filter
             .event_type
             .as_ref()
@@ -319,4 +322,56 @@ pub fn read_pending(db: &Database, scan_cap: usize) -> Result<Vec<PendingSummary
         from = format!("{ep}\u{0}");
     }
     Ok(out)
+}
+
+/// An event's deliveries after `cursor`, from its fan-out index or, for an event stored
+/// before that index existed, from the list its record carries.
+pub fn read_event_deliveries(
+    txn: &redb::ReadTransaction,
+    event_id: &str,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Page<DeliveryRef>, StoreError> {
+    let after = cursor.unwrap_or_default();
+    let by_event = txn.open_table(BY_EVENT).map_err(storage)?;
+    let mut items = Vec::new();
+    for entry in by_event
+        .range((event_id, after)..=(event_id, ID_MAX))
+        .map_err(storage)?
+    {
+        let (k, v) = entry.map_err(storage)?;
+        let id = k.value().1;
+        if id == after {
+            continue;
+        }
+        items.push(DeliveryRef {
+            id: id.to_owned(),
+            endpoint_id: v.value().to_owned(),
+        });
+        if items.len() > limit {
+            break;
+        }
+    }
+    if items.is_empty() {
+        items = legacy_fanout(txn, event_id, after)?;
+    }
+    let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.clone());
+    items.truncate(limit);
+    Ok(Page { items, next_cursor })
+}
+
+/// The fan-out a JSON event row carries inline, in delivery-id order, after `after`.
+fn legacy_fanout(
+    txn: &redb::ReadTransaction,
+    event_id: &str,
+    after: &str,
+) -> Result<Vec<DeliveryRef>, StoreError> {
+    let events = txn.open_table(EVENTS).map_err(storage)?;
+    let Some(row) = events.get(event_id).map_err(storage)? else {
+        return Ok(Vec::new());
+    };
+    let mut list = codec::decode_event(row.value())?.1;
+    list.retain(|d| d.id.as_str() > after);
+    list.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(list)
 }

@@ -4,11 +4,12 @@
 //! (MVCC: they never wait for the writer) and run inline, because they are short B-tree lookups
 //! served from redb's page cache.
 
+pub mod codec;
+mod due;
 mod manage;
 mod tables;
 mod writer;
 
-use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -70,6 +71,7 @@ impl RedbStore {
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(EVENTS).map_err(storage)?;
         txn.open_table(DELIVERIES).map_err(storage)?;
+        txn.open_table(BY_EVENT).map_err(storage)?;
         txn.open_table(ATTEMPTS).map_err(storage)?;
         txn.open_table(DUE).map_err(storage)?;
         txn.open_table(BY_ENDPOINT).map_err(storage)?;
@@ -122,59 +124,10 @@ impl Store for RedbStore {
         self.send(|r| WriteOp::Ingest(events, r)).await
     }
 
-    async fn due(
-        &self,
-        endpoint_id: &str,
-        now_ms: Millis,
-        skip: &HashSet<String>,
-        limit: usize,
-    ) -> Result<DueScan, StoreError> {
+    async fn due(&self, now_ms: Millis, wants: &[DueWant<'_>]) -> Result<Vec<DueScan>, StoreError> {
         let txn = self.read()?;
-        let due_t = txn.open_table(DUE).map_err(storage)?;
-        let del_t = txn.open_table(DELIVERIES).map_err(storage)?;
-        let ev_t = txn.open_table(EVENTS).map_err(storage)?;
-        let pay_t = txn.open_table(PAYLOADS).map_err(storage)?;
-        let mut scan = DueScan::default();
-        let mut events: HashMap<String, Arc<EventRecord>> = HashMap::new();
-        for entry in due_t.range((endpoint_id, 0u64, "")..).map_err(storage)? {
-            let (k, _) = entry.map_err(storage)?;
-            let (ep, due, id) = k.value();
-            if ep != endpoint_id {
-                break;
-            }
-            if due > now_ms || scan.items.len() >= limit {
-                scan.next_due_ms = Some(due);
-                break;
-            }
-            if skip.contains(id) {
-                continue;
-            }
-            let Some(d) = del_t.get(id).map_err(storage)? else {
-                continue;
-            };
-            let delivery: DeliveryRecord = decode("deliveries", d.value())?;
-            let event = match events.get(&delivery.event_id) {
-                Some(e) => e.clone(),
-                None => {
-                    let Some(e) = ev_t.get(delivery.event_id.as_str()).map_err(storage)? else {
-                        continue;
-                    };
-                    let e: Arc<EventRecord> = Arc::new(decode("events", e.value())?);
-                    events.insert(delivery.event_id.clone(), e.clone());
-                    e
-                }
-            };
-            let payload = match &delivery.payload {
-                None => None,
-                Some(meta) => load_payload(&pay_t, id, meta, event.body.as_bytes())?.map(Arc::new),
-            };
-            scan.items.push(DueDelivery {
-                delivery,
-                event,
-                payload,
-            });
-        }
-        Ok(scan)
+        let mut tables = due::DueTables::open(&txn)?;
+        wants.iter().map(|w| tables.scan(w, now_ms)).collect()
     }
 
     async fn pending_endpoints(&self) -> Result<Vec<(String, Millis)>, StoreError> {
@@ -207,7 +160,18 @@ impl Store for RedbStore {
         let txn = self.read()?;
         let t = txn.open_table(EVENTS).map_err(storage)?;
         let v = t.get(id).map_err(storage)?;
-        v.map(|v| decode("events", v.value())).transpose()
+        v.map(|v| codec::decode_event(v.value()).map(|(e, _)| e))
+            .transpose()
+    }
+
+    async fn event_deliveries(
+        &self,
+        event_id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<DeliveryRef>, StoreError> {
+        let txn = self.read()?;
+        manage::read_event_deliveries(&txn, event_id, cursor, limit)
     }
 
     async fn delivery(
@@ -219,12 +183,12 @@ impl Store for RedbStore {
         let Some(v) = t.get(id).map_err(storage)? else {
             return Ok(None);
         };
-        let d: DeliveryRecord = decode("deliveries", v.value())?;
+        let d = codec::decode_delivery(v.value())?;
         let at = txn.open_table(ATTEMPTS).map_err(storage)?;
         let mut attempts = Vec::new();
         for entry in at.range((id, 0u32)..=(id, u32::MAX)).map_err(storage)? {
             let (_, v) = entry.map_err(storage)?;
-            attempts.push(decode("attempts", v.value())?);
+            attempts.push(codec::decode_attempt(v.value())?);
         }
         Ok(Some((d, attempts)))
     }
@@ -275,7 +239,7 @@ impl Store for RedbStore {
             let Some(v) = del_t.get(id).map_err(storage)? else {
                 continue;
             };
-            let d: DeliveryRecord = decode("deliveries", v.value())?;
+            let d = codec::decode_delivery(v.value())?;
             if status.is_none_or(|s| s == d.status) {
                 page.items.push(d);
             }
@@ -523,13 +487,15 @@ mod tests {
             tenant: "acme".into(),
             timestamp_ms: 1,
             body: body.clone(),
-            deliveries: (0..outputs.len())
-                .map(|i| DeliveryRef {
-                    id: format!("del_{i}"),
-                    endpoint_id: "ep".into(),
-                })
-                .collect(),
+            fanout: 0,
         };
+        let deliveries = (0..outputs.len())
+            .map(|i| DeliveryRef {
+                id: format!("del_{i}"),
+                endpoint_id: "ep".into(),
+            })
+            .collect();
+        let event = NewEvent::new(event, deliveries);
         let s = RedbStore::open(dir.path(), key()).unwrap();
         s.ingest(vec![event]).await.unwrap();
         for (i, (out, in_row)) in outputs.iter().enumerate() {
@@ -555,7 +521,13 @@ mod tests {
     }
 
     async fn check_outputs(s: &RedbStore, body: &str, outputs: &[(Vec<u8>, bool)]) {
-        let scan = s.due("ep", 10, &HashSet::new(), 100).await.unwrap();
+        let skip = std::collections::HashSet::new();
+        let want = DueWant {
+            endpoint_id: "ep",
+            skip: &skip,
+            limit: 100,
+        };
+        let scan = s.due(10, &[want]).await.unwrap().remove(0);
         assert_eq!(scan.items.len(), outputs.len());
         for (item, (out, _)) in scan.items.iter().zip(outputs) {
             let id = &item.delivery.id;
@@ -563,6 +535,72 @@ mod tests {
             let stored = s.payload_body(&item.delivery, body).await.unwrap();
             assert_eq!(stored.as_ref(), Some(out), "{id} from payload_body");
         }
+    }
+
+    /// A store written before the binary rows (JSON rows, the fan-out inside the event) keeps
+    /// working after the upgrade: its pending delivery is due, its event lists its fan-out,
+    /// and recording the attempt rewrites the delivery in the new format.
+    #[tokio::test]
+    async fn a_store_of_json_rows_keeps_delivering() {
+        let (_d, s) = store();
+        let event = br#"{"id":"evt_old","type":"t","tenant":"acme","timestamp_ms":5,"body":"{}",
+            "deliveries":[{"id":"del_b","endpoint_id":"ep"},{"id":"del_a","endpoint_id":"other"}]}"#;
+        let delivery = br#"{"id":"del_b","event_id":"evt_old","endpoint_id":"ep","tenant":"acme",
+            "status":"pending","attempts":0,"created_ms":5,"updated_ms":5,"next_attempt_ms":5,
+            "due_key_ms":5}"#;
+        {
+            let txn = s.db.begin_write().unwrap();
+            txn.open_table(EVENTS)
+                .unwrap()
+                .insert("evt_old", &event[..])
+                .unwrap();
+            txn.open_table(DELIVERIES)
+                .unwrap()
+                .insert("del_b", &delivery[..])
+                .unwrap();
+            txn.open_table(DUE)
+                .unwrap()
+                .insert(("ep", 5u64, "del_b"), ())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let skip = std::collections::HashSet::new();
+        let want = DueWant {
+            endpoint_id: "ep",
+            skip: &skip,
+            limit: 10,
+        };
+        let scan = s.due(10, &[want]).await.unwrap().remove(0);
+        assert_eq!(scan.items.len(), 1);
+        assert_eq!(scan.items[0].event.fanout, 2);
+        let page = s.event_deliveries("evt_old", None, 1).await.unwrap();
+        assert_eq!(
+            page.items[0].id, "del_a",
+            "legacy fan-out comes in delivery-id order"
+        );
+        let rest = s.event_deliveries("evt_old", page.next_cursor.as_deref(), 1);
+        assert_eq!(rest.await.unwrap().items[0].id, "del_b");
+        let outcome = AttemptOutcome {
+            delivery: scan.items[0].delivery.clone(),
+            attempt: None,
+            payload: None,
+            status: DeliveryStatus::Succeeded,
+            next_attempt_ms: None,
+            fifo: false,
+            endpoint_effect: EndpointEffect::None,
+            reason: None,
+        };
+        s.record(vec![outcome]).await.unwrap();
+        let txn = s.db.begin_read().unwrap();
+        let row = txn
+            .open_table(DELIVERIES)
+            .unwrap()
+            .get("del_b")
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.value()[0], 1, "rewritten as a version-1 row");
+        let (d, _) = s.delivery("del_b").await.unwrap().unwrap();
+        assert_eq!(d.status, DeliveryStatus::Succeeded);
     }
 
     #[test]

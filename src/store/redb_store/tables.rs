@@ -1,4 +1,4 @@
-//! Table definitions and the JSON codec for values.
+//! Table definitions and the JSON codec for the cold values (see `codec` for the hot ones).
 //!
 //! Keys are typed tuples so redb orders them for us: the due index sorts by
 //! (endpoint, due time, delivery id), which is what makes "next due delivery of this endpoint" a
@@ -11,6 +11,9 @@ use crate::store::{PayloadMeta, StoreError, StoredPayload};
 
 /// `event id → EventRecord`.
 pub const EVENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("events");
+/// `(event id, delivery id) → endpoint id`: an event's fan-out, kept out of its record so that
+/// reading an event (every attempt does) costs the same for 1 delivery or 100,000.
+pub const BY_EVENT: TableDefinition<(&str, &str), &str> = TableDefinition::new("by_event");
 /// `delivery id → DeliveryRecord`.
 pub const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
 /// `(delivery id, attempt n) → AttemptRecord`.

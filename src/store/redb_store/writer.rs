@@ -13,6 +13,7 @@ use std::sync::Arc;
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::codec;
 use super::tables::*;
 use crate::store::*;
 
@@ -229,53 +230,105 @@ fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, String)
 }
 
 fn ingest(txn: &WriteTransaction, events: Vec<NewEvent>) -> Result<Vec<Ingested>, StoreError> {
-    let mut ev_t = txn.open_table(EVENTS).map_err(storage)?;
-    let mut del_t = txn.open_table(DELIVERIES).map_err(storage)?;
-    let mut due_t = txn.open_table(DUE).map_err(storage)?;
-    let mut by_ep = txn.open_table(BY_ENDPOINT).map_err(storage)?;
-    let mut by_time = txn.open_table(EVENTS_BY_TIME).map_err(storage)?;
+    let mut t = IngestTables::open(txn)?;
     let mut out = Vec::with_capacity(events.len());
-    for event in events {
-        if let Some(existing) = ev_t.get(event.id.as_str()).map_err(storage)? {
-            out.push(Ingested::Duplicate(decode("events", existing.value())?));
+    for new in events {
+        let id = new.event.id.as_str();
+        if let Some(existing) = t.events.get(id).map_err(storage)? {
+            let (event, inline) = codec::decode_event(existing.value())?;
+            drop(existing);
+            let deliveries = if inline.is_empty() {
+                fanout_of(&t.by_event, id)?
+            } else {
+                inline
+            };
+            out.push(Ingested::Duplicate(NewEvent { event, deliveries }));
             continue;
         }
-        ev_t.insert(event.id.as_str(), encode(&event).as_slice())
+        t.put(&new)?;
+        out.push(Ingested::Created(new));
+    }
+    Ok(out)
+}
+
+/// The tables ingest writes, opened once per batch.
+struct IngestTables<'t> {
+    events: redb::Table<'t, &'static str, &'static [u8]>,
+    by_event: redb::Table<'t, (&'static str, &'static str), &'static str>,
+    deliveries: redb::Table<'t, &'static str, &'static [u8]>,
+    due: redb::Table<'t, (&'static str, u64, &'static str), ()>,
+    by_endpoint: redb::Table<'t, (&'static str, &'static str), ()>,
+    by_time: redb::Table<'t, (u64, &'static str), ()>,
+}
+
+impl<'t> IngestTables<'t> {
+    fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(IngestTables {
+            events: txn.open_table(EVENTS).map_err(storage)?,
+            by_event: txn.open_table(BY_EVENT).map_err(storage)?,
+            deliveries: txn.open_table(DELIVERIES).map_err(storage)?,
+            due: txn.open_table(DUE).map_err(storage)?,
+            by_endpoint: txn.open_table(BY_ENDPOINT).map_err(storage)?,
+            by_time: txn.open_table(EVENTS_BY_TIME).map_err(storage)?,
+        })
+    }
+
+    /// Writes one new event with its deliveries, each due at once.
+    fn put(&mut self, new: &NewEvent) -> Result<(), StoreError> {
+        let e = &new.event;
+        let id = e.id.as_str();
+        self.events
+            .insert(id, codec::encode_event(e).as_slice())
             .map_err(storage)?;
-        by_time
-            .insert((event.timestamp_ms, event.id.as_str()), ())
+        self.by_time
+            .insert((e.timestamp_ms, id), ())
             .map_err(storage)?;
-        for d in &event.deliveries {
+        for d in &new.deliveries {
             let rec = DeliveryRecord {
                 id: d.id.clone(),
-                event_id: event.id.clone(),
+                event_id: e.id.clone(),
                 endpoint_id: d.endpoint_id.clone(),
-                tenant: event.tenant.clone(),
+                tenant: e.tenant.clone(),
                 status: DeliveryStatus::Pending,
                 attempts: 0,
-                created_ms: event.timestamp_ms,
-                updated_ms: event.timestamp_ms,
-                next_attempt_ms: Some(event.timestamp_ms),
-                due_key_ms: event.timestamp_ms,
+                created_ms: e.timestamp_ms,
+                updated_ms: e.timestamp_ms,
+                next_attempt_ms: Some(e.timestamp_ms),
+                due_key_ms: e.timestamp_ms,
                 last_status_code: None,
                 last_error: None,
                 payload: None,
                 retry_base: 0,
             };
-            del_t
-                .insert(d.id.as_str(), encode(&rec).as_slice())
+            let (did, ep) = (d.id.as_str(), d.endpoint_id.as_str());
+            self.deliveries
+                .insert(did, codec::encode_delivery(&rec).as_slice())
                 .map_err(storage)?;
-            due_t
-                .insert(
-                    (d.endpoint_id.as_str(), event.timestamp_ms, d.id.as_str()),
-                    (),
-                )
+            self.by_event.insert((id, did), ep).map_err(storage)?;
+            self.due
+                .insert((ep, e.timestamp_ms, did), ())
                 .map_err(storage)?;
-            by_ep
-                .insert((d.endpoint_id.as_str(), d.id.as_str()), ())
-                .map_err(storage)?;
+            self.by_endpoint.insert((ep, did), ()).map_err(storage)?;
         }
-        out.push(Ingested::Created(event));
+        Ok(())
+    }
+}
+
+/// Every delivery of an event, from its fan-out index.
+fn fanout_of(
+    by_event: &impl ReadableTable<(&'static str, &'static str), &'static str>,
+    event_id: &str,
+) -> Result<Vec<DeliveryRef>, StoreError> {
+    let mut out = Vec::new();
+    for entry in by_event
+        .range((event_id, "")..=(event_id, ID_MAX))
+        .map_err(storage)?
+    {
+        let (k, v) = entry.map_err(storage)?;
+        out.push(DeliveryRef {
+            id: k.value().1.to_owned(),
+            endpoint_id: v.value().to_owned(),
+        });
     }
     Ok(out)
 }
@@ -295,7 +348,7 @@ fn record(
     for o in outcomes {
         let id = o.delivery.id.as_str();
         let mut d: DeliveryRecord = match del_t.get(id).map_err(storage)? {
-            Some(v) => decode("deliveries", v.value())?,
+            Some(v) => codec::decode_delivery(v.value())?,
             None => {
                 out.push(Recorded::default());
                 continue;
@@ -303,7 +356,7 @@ fn record(
         };
         if let Some(a) = &o.attempt {
             att_t
-                .insert((id, a.n), encode(a).as_slice())
+                .insert((id, a.n), codec::encode_attempt(a).as_slice())
                 .map_err(storage)?;
             d.attempts = d.attempts.max(a.n);
             d.last_status_code = a.status_code;
@@ -342,7 +395,9 @@ fn record(
             // attempt is kept for the log, the status is not resurrected.
             effect = EndpointEffect::None;
         }
-        del_t.insert(id, encode(&d).as_slice()).map_err(storage)?;
+        del_t
+            .insert(id, codec::encode_delivery(&d).as_slice())
+            .map_err(storage)?;
         if o.attempt.is_some() {
             // A batch is mostly one endpoint's outcomes: allocate its key once, not per row.
             if !counts.contains_key(&d.endpoint_id) {
@@ -446,12 +501,12 @@ pub(super) fn cancel(txn: &WriteTransaction, ep: &str) -> Result<u64, StoreError
             .map_err(storage)?
             .map(|v| v.value().to_vec());
         if let Some(bytes) = rec {
-            let mut d: DeliveryRecord = decode("deliveries", &bytes)?;
+            let mut d = codec::decode_delivery(&bytes)?;
             d.status = DeliveryStatus::Cancelled;
             d.next_attempt_ms = None;
             d.updated_ms = now;
             del_t
-                .insert(id.as_str(), encode(&d).as_slice())
+                .insert(id.as_str(), codec::encode_delivery(&d).as_slice())
                 .map_err(storage)?;
         }
     }
