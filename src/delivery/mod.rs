@@ -10,6 +10,7 @@ pub mod classify;
 pub mod headers;
 pub mod net;
 pub mod retry;
+pub mod transition;
 
 pub use classify::{classify, Verdict};
 pub use net::{Client, Response};

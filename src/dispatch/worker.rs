@@ -1,23 +1,29 @@
 //! One attempt, from a due delivery to a recorded outcome.
 //!
 //! Runs as its own task, holding a global in-flight permit for its whole life. It never decides
-//! *when* to run (the scheduler does) and never touches the database directly (the store does);
-//! it turns a [`crate::delivery`] answer into the delivery's next state.
+//! *when* to run (the scheduler does) and never touches the database directly (the store does).
+//! An attempt goes through typed stages: [`Attempt`] (what is known before anything runs) →
+//! [`Prepared`] (the plugin chain's decision) → [`Sent`] (the request and its answer) →
+//! [`Settled`] (the delivery's next state, from the pure table in
+//! [`crate::delivery::transition`]) → one [`AttemptOutcome`], built in one place. Each attempt
+//! runs in a tracing span `attempt{delivery_id, endpoint_id, n}`.
 
 use std::sync::Arc;
 
 use rand::Rng;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use super::chain::{self, Prepared};
 use super::registry::LiveEndpoint;
 use super::Shared;
-use crate::config::DeliveryPolicy;
+use crate::config::{DeliveryConfig, DeliveryPolicy};
 use crate::delivery::headers::{self, AttemptIds};
-use crate::delivery::{classify, retry, Verdict};
+use crate::delivery::transition::{transition, Health, Next};
+use crate::delivery::{classify, retry, Response};
 use crate::store::{
-    now_ms, AttemptOutcome, AttemptRecord, DeliveryRecord, DeliveryStatus, DueDelivery,
-    EndpointEffect, EndpointState, Millis,
+    now_ms, AttemptOutcome, AttemptRecord, DeliveryStatus, DueDelivery, EndpointEffect,
+    EndpointState, Millis, StoredPayload,
 };
 
 /// How long to wait before trying again when recording an outcome failed (disk trouble): the
@@ -45,194 +51,328 @@ pub async fn attempt(
     requests: &Semaphore,
     item: DueDelivery,
 ) -> Completion {
-    let d = &item.delivery;
-    let settings = shared.settings.load_full();
-    // Resolved once per attempt from the live endpoint and the live global block: a PATCH, a
-    // reload of either, applies from the next attempt; fields the endpoint leaves unset follow
-    // the global block.
-    let policy = settings.policy(live.config.delivery.as_ref());
-    let n = d.attempts + 1;
-    let started_ms = now_ms();
-    let ids = AttemptIds {
-        event_id: &item.event.id,
-        event_type: &item.event.event_type,
-        tenant: &item.event.tenant,
-        delivery_id: &d.id,
-    };
+    let span = tracing::debug_span!(
+        "attempt",
+        delivery_id = %item.delivery.id,
+        endpoint_id = %item.delivery.endpoint_id,
+        n = item.delivery.attempts + 1,
+    );
+    run(&shared, &live, requests, item).instrument(span).await
+}
+
+async fn run(
+    shared: &Shared,
+    live: &LiveEndpoint,
+    requests: &Semaphore,
+    item: DueDelivery,
+) -> Completion {
     let m = crate::metrics::global();
     m.in_flight.inc();
     let _in_flight = scopeguard::guard((), |()| {
         m.in_flight.dec();
     });
-    let chain_started = std::time::Instant::now();
-    let prepared = chain::prepare(&shared, &live, &item, ids).await;
-    if !live.config.plugins.is_empty() && item.payload.is_none() {
-        m.plugin_seconds
-            .observe(chain_started.elapsed().as_secs_f64());
-    }
-    let (body, custom, new_payload) = match prepared {
+    // The `delivery:` section as it is now: a reload applies from the next attempt.
+    let settings = shared.settings.load_full();
+    let a = Attempt::new(live, &settings, item);
+    let settled = match a.prepare(shared).await {
+        Prepared::Filtered { reason } => {
+            tracing::debug!(%reason, "delivery filtered");
+            Settled::filtered(reason)
+        }
+        Prepared::Failed { error } => a.chain_failed(error),
         Prepared::Send {
             body,
             custom,
             new_payload,
-        } => (body, custom, new_payload),
-        Prepared::Filtered { reason } => {
-            tracing::debug!(endpoint_id = %d.endpoint_id, delivery_id = %d.id, %reason, "delivery filtered");
-            let outcome = AttemptOutcome {
-                delivery: d.clone(),
-                attempt: None,
-                payload: None,
-                reason: Some(reason),
-                status: DeliveryStatus::Filtered,
-                next_attempt_ms: None,
-                fifo: live.is_fifo(),
-                endpoint_effect: EndpointEffect::None,
-            };
-            return record(&shared, d, outcome, None).await;
-        }
-        Prepared::Failed { error } => {
-            // Counts as a failed attempt of the delivery (it follows the retry schedule), but
-            // not against the endpoint: a plugin bug says nothing about the receiver.
-            let next = next_attempt(&policy, n - d.retry_base, None);
-            tracing::warn!(endpoint_id = %d.endpoint_id, delivery_id = %d.id, attempt = n, %error, "plugin chain failed");
-            let attempt = AttemptRecord {
-                n,
-                started_ms,
-                status_code: None,
-                latency_ms: now_ms().saturating_sub(started_ms),
-                response_body: String::new(),
-                error: Some(error),
-                next_attempt_ms: next,
-                url: live.config.url.to_string(),
-                request_headers: Vec::new(),
-            };
-            let outcome = AttemptOutcome {
-                delivery: d.clone(),
-                attempt: Some(attempt),
-                payload: None,
-                reason: None,
-                status: if next.is_some() {
-                    DeliveryStatus::Pending
-                } else {
-                    DeliveryStatus::Dead
-                },
-                next_attempt_ms: next,
-                fifo: live.is_fifo(),
-                endpoint_effect: EndpointEffect::None,
-            };
-            return record(&shared, d, outcome, next).await;
+        } => {
+            let sent = a.send(shared, requests, body, &custom).await;
+            a.judge(shared, sent, new_payload)
         }
     };
-    // Taken before signing, so a wait for a slot never ages the signature's timestamp. The
-    // scheduler never closes the semaphore; if it did, sending anyway is the safe side.
-    let request_slot = requests.acquire().await.ok();
-    let hdrs = headers::build(
-        &custom,
-        &live.config.signature,
-        &live.signing_secrets(started_ms),
-        ids,
-        (started_ms / 1000) as i64,
-        &body,
-    );
-    let client = shared.client.load_full();
-    let resp = client
-        .post(
-            &live.config.url,
-            &hdrs,
-            body,
-            policy.timeout,
-            settings.response_body_limit,
-        )
-        .await;
-    drop(request_slot);
-
-    let verdict = classify(resp.status, policy.fail_fast_4xx);
-    let failure = EndpointEffect::Failure {
-        auto_disable_after: policy.auto_disable_after,
-    };
-    let (mut status, next, effect) = match verdict {
-        Verdict::Success => {
-            // A success on an endpoint with no failure streak changes nothing: skip the state
-            // row in the store (the registry mirrors it).
-            let st = shared.registry.state(&d.endpoint_id);
-            let effect = if st.consecutive_failures == 0 && !st.disabled {
-                EndpointEffect::None
-            } else {
-                EndpointEffect::Success
-            };
-            (DeliveryStatus::Succeeded, None, effect)
-        }
-        Verdict::Gone => (DeliveryStatus::Dead, None, EndpointEffect::Gone),
-        Verdict::Dead => (DeliveryStatus::Dead, None, failure),
-        Verdict::Retry => match next_attempt(&policy, n - d.retry_base, resp.retry_after) {
-            Some(t) => (DeliveryStatus::Pending, Some(t), failure),
-            None => (DeliveryStatus::Dead, None, failure),
-        },
-    };
-    // Removed from config while in flight: no further attempts.
-    if status == DeliveryStatus::Pending && shared.registry.get(&d.endpoint_id).is_none() {
-        status = DeliveryStatus::Cancelled;
-    }
-    tracing::debug!(
-        endpoint_id = %d.endpoint_id,
-        delivery_id = %d.id,
-        attempt = n,
-        status_code = resp.status,
-        latency_ms = resp.latency.as_millis() as u64,
-        outcome = ?status,
-        error = resp.error.as_deref(),
-        "attempt finished"
-    );
-    let attempt = AttemptRecord {
-        n,
-        started_ms,
-        status_code: resp.status,
-        latency_ms: resp.latency.as_millis() as u64,
-        response_body: String::from_utf8_lossy(&resp.body).into_owned(),
-        error: resp.error,
-        next_attempt_ms: next.filter(|_| status == DeliveryStatus::Pending),
-        url: live.config.url.to_string(),
-        request_headers: hdrs,
-    };
-    let outcome = AttemptOutcome {
-        delivery: d.clone(),
-        attempt: Some(attempt),
-        payload: new_payload,
-        reason: None,
-        status,
-        next_attempt_ms: next,
-        fifo: live.is_fifo(),
-        endpoint_effect: effect,
-    };
-    record(&shared, d, outcome, next).await
+    record(shared, a.outcome(settled)).await
 }
 
-/// When the next attempt is due after failed attempt `n` (counted from the last manual requeue),
-/// or `None` when the endpoint's schedule is spent.
-fn next_attempt(
-    policy: &DeliveryPolicy,
+/// Stage 1: what an attempt knows before anything runs.
+struct Attempt<'a> {
+    live: &'a LiveEndpoint,
+    item: DueDelivery,
+    /// The `delivery:` section as it was when the attempt started.
+    settings: &'a DeliveryConfig,
+    /// Resolved once per attempt from the live endpoint and the live global block: a PATCH,
+    /// a reload of either, applies from the next attempt; fields the endpoint leaves unset
+    /// follow the global block.
+    policy: DeliveryPolicy<'a>,
+    /// 1-based number of this attempt.
     n: u32,
-    retry_after: Option<std::time::Duration>,
-) -> Option<Millis> {
-    let draw: f64 = rand::rng().random();
-    retry::next_delay(
-        n,
-        policy.retry_schedule,
-        policy.jitter,
-        retry_after,
-        policy.retry_after_cap,
-        draw,
-    )
-    .map(|delay| now_ms() + delay.as_millis() as Millis)
+    started_ms: Millis,
+}
+
+impl<'a> Attempt<'a> {
+    fn new(live: &'a LiveEndpoint, settings: &'a DeliveryConfig, item: DueDelivery) -> Self {
+        let policy = settings.policy(live.config.delivery.as_ref());
+        Attempt {
+            n: item.delivery.attempts + 1,
+            live,
+            item,
+            settings,
+            policy,
+            started_ms: now_ms(),
+        }
+    }
+
+    fn ids(&self) -> AttemptIds<'_> {
+        AttemptIds {
+            event_id: &self.item.event.id,
+            event_type: &self.item.event.event_type,
+            tenant: &self.item.event.tenant,
+            delivery_id: &self.item.delivery.id,
+        }
+    }
+
+    /// Stage 2: the stored chain output, the chain run now, or the plain envelope.
+    async fn prepare(&self, shared: &Shared) -> Prepared {
+        let started = std::time::Instant::now();
+        let prepared = chain::prepare(shared, self.live, &self.item, self.ids()).await;
+        if !self.live.config.plugins.is_empty() && self.item.payload.is_none() {
+            let m = crate::metrics::global();
+            m.plugin_seconds.observe(started.elapsed().as_secs_f64());
+        }
+        prepared
+    }
+
+    /// Stage 3: the signed request and the receiver's answer.
+    async fn send(
+        &self,
+        shared: &Shared,
+        requests: &Semaphore,
+        body: bytes::Bytes,
+        custom: &[(String, String)],
+    ) -> Sent {
+        // Taken before signing, so a wait for a slot never ages the signature's timestamp.
+        // The scheduler never closes the semaphore; if it did, sending anyway is the safe side.
+        let _slot = requests.acquire().await.ok();
+        let headers = headers::build(
+            custom,
+            &self.live.config.signature,
+            &self.live.signing_secrets(self.started_ms),
+            self.ids(),
+            (self.started_ms / 1000) as i64,
+            &body,
+        );
+        let client = shared.client.load_full();
+        let response = client
+            .post(
+                &self.live.config.url,
+                &headers,
+                body,
+                self.policy.timeout,
+                self.settings.response_body_limit,
+            )
+            .await;
+        Sent { headers, response }
+    }
+
+    /// Stage 4 for a request that was made: its verdict through the transition table.
+    fn judge(&self, shared: &Shared, sent: Sent, payload: Option<StoredPayload>) -> Settled {
+        let Sent { headers, response } = sent;
+        let verdict = classify(response.status, self.policy.fail_fast_4xx);
+        let retry_at = self.retry_at(response.retry_after);
+        let st = shared.registry.state(&self.item.delivery.endpoint_id);
+        let t = transition(
+            verdict,
+            retry_at,
+            st.consecutive_failures > 0 || st.disabled,
+        );
+        let (mut status, next) = match t.next {
+            Next::Delivered => (DeliveryStatus::Succeeded, None),
+            Next::RetryAt(at) => (DeliveryStatus::Pending, Some(at)),
+            Next::Dead => (DeliveryStatus::Dead, None),
+        };
+        // Removed from config while in flight: no further attempts.
+        if status == DeliveryStatus::Pending && shared.registry.get(&self.live.config.id).is_none()
+        {
+            status = DeliveryStatus::Cancelled;
+        }
+        tracing::debug!(
+            status_code = response.status,
+            latency_ms = response.latency.as_millis() as u64,
+            outcome = ?status,
+            error = response.error.as_deref(),
+            "attempt finished"
+        );
+        let attempt = AttemptRecord {
+            next_attempt_ms: next.filter(|_| status == DeliveryStatus::Pending),
+            request_headers: headers,
+            ..self.record_of(&response)
+        };
+        Settled {
+            attempt: Some(attempt),
+            payload,
+            status,
+            next,
+            effect: self.effect(t.health),
+            reason: None,
+        }
+    }
+
+    /// Stage 4 for a chain that failed: a failed attempt of the delivery (it follows the
+    /// retry schedule), but not against the endpoint: a plugin bug says nothing about the
+    /// receiver.
+    fn chain_failed(&self, error: String) -> Settled {
+        tracing::warn!(
+            endpoint_id = %self.live.config.id,
+            delivery_id = %self.item.delivery.id,
+            attempt = self.n,
+            %error,
+            "plugin chain failed"
+        );
+        let next = self.retry_at(None);
+        let attempt = AttemptRecord {
+            n: self.n,
+            started_ms: self.started_ms,
+            status_code: None,
+            latency_ms: now_ms().saturating_sub(self.started_ms),
+            response_body: String::new(),
+            error: Some(error),
+            next_attempt_ms: next,
+            url: self.live.config.url.to_string(),
+            request_headers: Vec::new(),
+        };
+        Settled {
+            attempt: Some(attempt),
+            payload: None,
+            status: match next {
+                Some(_) => DeliveryStatus::Pending,
+                None => DeliveryStatus::Dead,
+            },
+            next,
+            effect: EndpointEffect::None,
+            reason: None,
+        }
+    }
+
+    /// The attempt record of a request that got `response` (headers and next time unset).
+    fn record_of(&self, response: &Response) -> AttemptRecord {
+        AttemptRecord {
+            n: self.n,
+            started_ms: self.started_ms,
+            status_code: response.status,
+            latency_ms: response.latency.as_millis() as u64,
+            response_body: String::from_utf8_lossy(&response.body).into_owned(),
+            error: response.error.clone(),
+            next_attempt_ms: None,
+            url: self.live.config.url.to_string(),
+            request_headers: Vec::new(),
+        }
+    }
+
+    /// When the next attempt is due after this failed one (counted from the last manual
+    /// requeue), or `None` when the endpoint's schedule is spent.
+    fn retry_at(&self, retry_after: Option<std::time::Duration>) -> Option<Millis> {
+        let draw: f64 = rand::rng().random();
+        let p = &self.policy;
+        let n = self.n - self.item.delivery.retry_base;
+        retry::next_delay(
+            n,
+            p.retry_schedule,
+            p.jitter,
+            retry_after,
+            p.retry_after_cap,
+            draw,
+        )
+        .map(|delay| now_ms() + delay.as_millis() as Millis)
+    }
+
+    fn effect(&self, health: Health) -> EndpointEffect {
+        match health {
+            Health::Unchanged => EndpointEffect::None,
+            Health::Recovered => EndpointEffect::Success,
+            Health::Failed => EndpointEffect::Failure {
+                auto_disable_after: self.policy.auto_disable_after,
+            },
+            Health::Gone => EndpointEffect::Gone,
+        }
+    }
+
+    /// Stage 5: the one place an [`AttemptOutcome`] is built.
+    fn outcome(self, s: Settled) -> AttemptOutcome {
+        AttemptOutcome {
+            fifo: self.live.is_fifo(),
+            delivery: self.item.delivery,
+            attempt: s.attempt,
+            payload: s.payload,
+            status: s.status,
+            next_attempt_ms: s.next,
+            endpoint_effect: s.effect,
+            reason: s.reason,
+        }
+    }
+}
+
+/// Stage 3's result: every header sent (signature included) and the answer.
+struct Sent {
+    headers: Vec<(String, String)>,
+    response: Response,
+}
+
+/// Stage 4's result: the delivery's next state and what to store with it.
+struct Settled {
+    /// The attempt to append (`None` when no request was made).
+    attempt: Option<AttemptRecord>,
+    /// The chain output to store (first attempt only).
+    payload: Option<StoredPayload>,
+    status: DeliveryStatus,
+    /// When to try again, with `Pending`.
+    next: Option<Millis>,
+    effect: EndpointEffect,
+    /// Why, when no request was made.
+    reason: Option<String>,
+}
+
+impl Settled {
+    /// A plugin dropped the delivery: no request, no effect on the endpoint.
+    fn filtered(reason: String) -> Self {
+        Settled {
+            attempt: None,
+            payload: None,
+            status: DeliveryStatus::Filtered,
+            next: None,
+            effect: EndpointEffect::None,
+            reason: Some(reason),
+        }
+    }
 }
 
 /// Records an outcome and tells the scheduler what became of the delivery.
-async fn record(
-    shared: &Shared,
-    d: &DeliveryRecord,
-    outcome: AttemptOutcome,
-    next: Option<Millis>,
-) -> Completion {
+async fn record(shared: &Shared, outcome: AttemptOutcome) -> Completion {
+    count(&outcome);
+    let endpoint_id = outcome.delivery.endpoint_id.clone();
+    let delivery_id = outcome.delivery.id.clone();
+    let next = outcome.next_attempt_ms;
+    match shared.store.record(vec![outcome]).await {
+        Ok(mut rec) => {
+            let rec = rec.pop().unwrap_or_default();
+            Completion {
+                endpoint_id,
+                delivery_id,
+                next_due_ms: next.filter(|_| rec.status == Some(DeliveryStatus::Pending)),
+                endpoint_state: rec.endpoint_state,
+            }
+        }
+        Err(e) => {
+            tracing::error!(%delivery_id, error = %e, "cannot record attempt; it will be repeated");
+            Completion {
+                endpoint_id,
+                delivery_id,
+                next_due_ms: Some(now_ms() + RECORD_FAILURE_BACKOFF_MS),
+                endpoint_state: None,
+            }
+        }
+    }
+}
+
+/// The attempt and delivery metrics of one outcome.
+fn count(outcome: &AttemptOutcome) {
     let m = crate::metrics::global();
     if let Some(a) = &outcome.attempt {
         let retried = outcome.status == DeliveryStatus::Pending;
@@ -248,29 +388,5 @@ async fn record(
         DeliveryStatus::Filtered => m.finished("filtered"),
         DeliveryStatus::Cancelled => m.finished("cancelled"),
         DeliveryStatus::Pending => {}
-    }
-    match shared.store.record(vec![outcome]).await {
-        Ok(mut rec) => {
-            let rec = rec.pop().unwrap_or_default();
-            Completion {
-                endpoint_id: d.endpoint_id.clone(),
-                delivery_id: d.id.clone(),
-                next_due_ms: if rec.status == Some(DeliveryStatus::Pending) {
-                    next
-                } else {
-                    None
-                },
-                endpoint_state: rec.endpoint_state,
-            }
-        }
-        Err(e) => {
-            tracing::error!(delivery_id = %d.id, error = %e, "cannot record attempt; it will be repeated");
-            Completion {
-                endpoint_id: d.endpoint_id.clone(),
-                delivery_id: d.id.clone(),
-                next_due_ms: Some(now_ms() + RECORD_FAILURE_BACKOFF_MS),
-                endpoint_state: None,
-            }
-        }
     }
 }

@@ -12,6 +12,8 @@ use anyhow::{anyhow, Context};
 /// without keys answers nothing but its bootstrap token, and publishing with a key is what
 /// production does. The gateway listens on loopback only, for the length of the run.
 pub const BENCH_KEY: &str = "hg_bench_publisher_key_for_this_run_only";
+/// The admin key of the bench gateway (the `endpoints` scenario creates endpoints with it).
+pub const BENCH_ADMIN_KEY: &str = "hg_bench_admin_key_for_this_run_only";
 
 /// What the gateway is configured with.
 #[derive(Debug, Clone, Default)]
@@ -40,7 +42,7 @@ impl Setup {
             })
         };
         format!(
-            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nauth:\n  api_keys:\n    - {{ name: bench, key: \"{BENCH_KEY}\", scopes: [events:publish] }}\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{}{section}",
+            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nauth:\n  api_keys:\n    - {{ name: bench, key: \"{BENCH_KEY}\", scopes: [events:publish] }}\n    - {{ name: bench-admin, key: \"{BENCH_ADMIN_KEY}\", scopes: [admin] }}\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{}{section}",
             data_dir.display(),
             self.delivery,
             self.plugins

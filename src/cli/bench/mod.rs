@@ -5,8 +5,10 @@
 //! Scenarios: `baseline` (load generator straight to the receiver: the ceiling), `ingest`
 //! (publish only, no endpoint), `e2e` (publish → deliver to one endpoint, saturated),
 //! `fanout` (e2e to `--endpoints` endpoints), `latency` (e2e at a fixed `--rate`), `backlog`
-//! (`--backlog` pending deliveries drain after a restart), `faults` (10% 500s, 1% timeouts).
+//! (`--backlog` pending deliveries drain after a restart), `faults` (10% 500s, 1% timeouts);
+//! and, only when named, `endpoints` (the same deliveries with 1 … 100,000 endpoints).
 
+mod endpoints;
 mod gateway;
 mod load;
 mod receiver;
@@ -23,10 +25,13 @@ use serde_json::{json, Value};
 
 use gateway::{GatewayProc, Setup};
 
-/// Every scenario, in the default order.
+/// Every scenario run by default, in order.
 pub const SCENARIOS: &[&str] = &[
     "baseline", "ingest", "e2e", "fanout", "latency", "plugin", "backlog", "faults",
 ];
+/// Scenarios run only when named: `endpoints` creates up to 100,000 endpoints and takes
+/// minutes.
+pub const NAMED_ONLY: &[&str] = &["endpoints"];
 
 /// `hookgate bench` options.
 #[derive(Debug, Args)]
@@ -48,6 +53,12 @@ pub struct BenchArgs {
     /// Endpoints of the `fanout` scenario.
     #[arg(long, default_value_t = 10)]
     pub endpoints: usize,
+    /// Endpoint counts of the `endpoints` scenario.
+    #[arg(long, value_delimiter = ',', default_value = "1,1000,10000,100000")]
+    pub endpoint_counts: Vec<usize>,
+    /// Deliveries per run of the `endpoints` scenario (each count, each fan-out).
+    #[arg(long, default_value_t = 50_000)]
+    pub deliveries: usize,
     /// Pending deliveries built up by the `backlog` scenario.
     #[arg(long, default_value_t = 1_000_000)]
     pub backlog: usize,
@@ -127,10 +138,12 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         .into_iter()
         .filter(|s| s != "plugin" || a.plugin.exists() || a.scenarios.iter().any(|x| x == "plugin"))
         .collect();
-    if let Some(bad) = scenarios.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
+    let known = |s: &str| SCENARIOS.contains(&s) || NAMED_ONLY.contains(&s);
+    if let Some(bad) = scenarios.iter().find(|s| !known(s)) {
         return Err(anyhow!(
-            "unknown scenario {bad:?}; one of {}",
-            SCENARIOS.join(", ")
+            "unknown scenario {bad:?}; one of {}, {}",
+            SCENARIOS.join(", "),
+            NAMED_ONLY.join(", ")
         ));
     }
     let mut all_rows: Vec<Value> = Vec::new();
@@ -174,6 +187,12 @@ async fn run_round(
         let row = match sc.as_str() {
             "backlog" => scenarios::backlog(a.backlog, a.size, &p).await?,
             "faults" => scenarios::faults(a.size, a.concurrency, dur, &p).await?,
+            "endpoints" => {
+                let r = endpoints::run(&a.endpoint_counts, a.deliveries, a.size, &p).await?;
+                endpoints::print(&r);
+                rows.extend(r);
+                continue;
+            }
             _ => {
                 let row = load_scenario(sc, a, dur).await?;
                 if sc == "baseline" {
@@ -185,7 +204,14 @@ async fn run_round(
         drop(p);
         rows.push(row);
     }
-    print_table(&rows, baseline_rps);
+    let table: Vec<Value> = rows
+        .iter()
+        .filter(|r| r["scenario"] != "endpoints")
+        .cloned()
+        .collect();
+    if !table.is_empty() {
+        print_table(&table, baseline_rps);
+    }
     Ok(rows)
 }
 
