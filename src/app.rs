@@ -6,7 +6,6 @@
 //! store. Every acknowledged write is already durable, so a crash at any point loses nothing.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,6 +21,7 @@ use crate::config::{self, Config};
 use crate::delivery::Client;
 use crate::dispatch::plugin_lane::PluginLanes;
 use crate::dispatch::{plugin_io, DueSignal, LiveEndpoint, Registry, Scheduler, Shared};
+use crate::server::{self, open_files};
 use crate::signing::Secret;
 use crate::store::{MasterKey, RedbStore, Store};
 
@@ -57,6 +57,7 @@ pub async fn run(
         }
         ConfigSource::File(p) => config::load(p).map_err(|e| anyhow::anyhow!("{e}"))?,
     };
+    let open_files = raise_open_files_limit();
     let key = MasterKey::from_env_or_file(&cfg.data_dir)?;
     let store: Arc<dyn Store> = Arc::new(
         RedbStore::open(&cfg.data_dir, key)
@@ -95,6 +96,7 @@ pub async fn run(
         settings: ArcSwap::from_pointee(cfg.delivery.clone()),
     });
     let listen = cfg.listen;
+    let limits = connection_limits(&cfg, open_files);
     let max_in_flight = cfg.delivery.max_in_flight;
     let shutdown_grace = cfg.delivery.shutdown_grace;
     let keyless = cfg.auth.api_keys.is_empty() && store.api_keys().await?.is_empty();
@@ -181,16 +183,20 @@ pub async fn run(
     });
 
     let http_token = CancellationToken::new();
-    let server = {
-        let t = http_token.clone();
-        axum::serve(
-            listener,
-            api::router(api_state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move { t.cancelled().await })
-    };
+    let server = server::serve(
+        listener,
+        api::router(api_state.clone()),
+        limits,
+        http_token.clone(),
+    );
     api_state.ready.store(true, Ordering::Relaxed);
-    tracing::info!(%addr, version = env!("CARGO_PKG_VERSION"), "hookgate listening");
+    tracing::info!(
+        %addr,
+        version = env!("CARGO_PKG_VERSION"),
+        open_files_limit = open_files,
+        max_connections = limits.max_connections,
+        "hookgate listening"
+    );
 
     let stopper = {
         let http_token = http_token.clone();
@@ -202,7 +208,7 @@ pub async fn run(
             http_token.cancel();
         })
     };
-    server.await.context("HTTP server")?;
+    server.await;
     stopper.abort();
     reload_token.cancel();
     if let Some(t) = reload_task {
@@ -219,6 +225,53 @@ pub async fn run(
     drop(store);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one (each client connection, delivery socket
+/// and database file is a descriptor) and returns the limit in force. A failure is logged and
+/// the old limit kept.
+fn raise_open_files_limit() -> u64 {
+    match open_files::raise_to_hard() {
+        Ok(o) => {
+            if let Some(from) = o.raised_from {
+                tracing::debug!(from, to = o.limit, "raised the open-file limit");
+            }
+            o.limit
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the open-file limit; keeping it");
+            open_files::soft_limit().unwrap_or(u64::MAX)
+        }
+    }
+}
+
+/// Descriptors counted for everything but connections and delivery sockets: the database,
+/// the listener, the runtime, the config watcher, plugin files, logs.
+const FD_RESERVE: u64 = 64;
+
+/// The accept loop's limits under an open-file limit of `open_files`; warns when connections
+/// plus delivery sockets could exceed it.
+fn connection_limits(cfg: &Config, open_files: u64) -> server::Limits {
+    let limits = server::Limits {
+        header_read_timeout: cfg.server.header_read_timeout,
+        idle_timeout: cfg.server.idle_timeout,
+        max_connections: cfg.server.max_connections_for(open_files),
+        drain_grace: cfg.delivery.shutdown_grace,
+    };
+    let wanted = (limits.max_connections as u64)
+        .saturating_add(cfg.delivery.max_in_flight as u64)
+        .saturating_add(FD_RESERVE);
+    if wanted > open_files {
+        tracing::warn!(
+            open_files_limit = open_files,
+            max_connections = limits.max_connections,
+            delivery_max_in_flight = cfg.delivery.max_in_flight,
+            "the open-file limit is below what connections, delivery sockets and the database \
+             may use at once; raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or lower \
+             server.max_connections or delivery.max_in_flight"
+        );
+    }
+    limits
 }
 
 /// `hookgate config check FILE`: the file's own rules, then every plugin loaded (a missing or

@@ -45,6 +45,11 @@
 //! plugins' bytes, built from `plugins/` by `build.rs`) and [`wasm_toolchain`] (installing the
 //! wasm target before a plugin build; also compiled into `build.rs`) are leaves too.
 //!
+//! [`server`] is the API's accept loop around hyper: header and idle timeouts, a connection
+//! cap that sheds the longest-idle connection, graceful drain, and the open-file limit raised
+//! at start. It serves any axum `Router` and imports only [`metrics`]; must not import `api`,
+//! `store`, `dispatch`, `delivery`, `plugins`, `reqwest`, `wasmtime`, `redb`.
+//!
 //! [`app`] wires them together and owns shutdown and reload: the only module that may import
 //! everything. [`cli`] holds the command-line types and the API client; it must not import
 //! `store`, `dispatch` or `plugins` (`serve` calls [`app::run`]) — except `cli/plugin.rs`, whose
@@ -61,6 +66,7 @@ pub mod dispatch;
 pub mod guard;
 pub mod metrics;
 pub mod plugins;
+pub mod server;
 pub mod signing;
 pub mod store;
 pub mod wasm_toolchain;

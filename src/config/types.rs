@@ -227,7 +227,8 @@ pub struct DeliveryConfig {
     pub fail_fast_4xx: bool,
     /// Upper bound applied to a receiver's `Retry-After`.
     pub retry_after_cap: Duration,
-    /// On SIGTERM, how long in-flight attempts may finish.
+    /// On SIGTERM, how long API requests in flight may finish, then how long attempts in
+    /// flight may.
     pub shutdown_grace: Duration,
 }
 
