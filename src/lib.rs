@@ -51,10 +51,12 @@
 //! `store`, `dispatch`, `delivery`, `plugins`, `reqwest`, `wasmtime`, `redb`.
 //!
 //! [`app`] wires them together and owns shutdown and reload: the only module that may import
-//! everything. [`cli`] holds the command-line types and the API client; it must not import
-//! `store`, `dispatch` or `plugins` (`serve` calls [`app::run`]) — except `cli/plugin.rs`, whose
-//! offline `plugin check|test` calls into `plugins` until they move behind `app`. `main.rs` only
-//! parses the command line and calls them.
+//! everything. It spawns every background task on one tracker, under one root cancellation
+//! token with a child per part, and closes the store explicitly at the end. [`cli`] holds the
+//! command-line types and the API client; it must not import `store`, `dispatch` or `plugins`
+//! (`serve` calls [`app::run`]) — except `cli/plugin.rs`, whose offline `plugin check|test`
+//! calls into `plugins` until they move behind `app`. `main.rs` only parses the command line,
+//! binds the listener (`app::bind`) and calls them.
 
 pub mod api;
 pub mod app;
