@@ -45,11 +45,18 @@
 //! plugins' bytes, built from `plugins/` by `build.rs`) and [`wasm_toolchain`] (installing the
 //! wasm target before a plugin build; also compiled into `build.rs`) are leaves too.
 //!
+//! [`server`] is the API's accept loop around hyper: header and idle timeouts, a connection
+//! cap that sheds the longest-idle connection, graceful drain, and the open-file limit raised
+//! at start. It serves any axum `Router` and imports only [`metrics`]; must not import `api`,
+//! `store`, `dispatch`, `delivery`, `plugins`, `reqwest`, `wasmtime`, `redb`.
+//!
 //! [`app`] wires them together and owns shutdown and reload: the only module that may import
-//! everything. [`cli`] holds the command-line types and the API client; it must not import
-//! `store`, `dispatch` or `plugins` (`serve` calls [`app::run`]) — except `cli/plugin.rs`, whose
-//! offline `plugin check|test` calls into `plugins` until they move behind `app`. `main.rs` only
-//! parses the command line and calls them.
+//! everything. It spawns every background task on one tracker, under one root cancellation
+//! token with a child per part, and closes the store explicitly at the end. [`cli`] holds the
+//! command-line types and the API client; it must not import `store`, `dispatch` or `plugins`
+//! (`serve` calls [`app::run`]) — except `cli/plugin.rs`, whose offline `plugin check|test`
+//! calls into `plugins` until they move behind `app`. `main.rs` only parses the command line,
+//! binds the listener (`app::bind`) and calls them.
 
 pub mod api;
 pub mod app;
@@ -61,6 +68,7 @@ pub mod dispatch;
 pub mod guard;
 pub mod metrics;
 pub mod plugins;
+pub mod server;
 pub mod signing;
 pub mod store;
 pub mod wasm_toolchain;

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use hookgate::app;
 use hookgate::cli::{self, Cli, Command, ConfigCommand, LogFormat};
 use hookgate::signing::{Secret, SignatureSpec};
 
@@ -47,13 +48,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { config } => {
             init_logging(cli.log_format, &cli.log);
             let source = match config {
-                Some(p) => hookgate::app::ConfigSource::File(p),
-                None => hookgate::app::ConfigSource::Embedded,
+                Some(p) => app::ConfigSource::File(p),
+                None => app::ConfigSource::Embedded,
             };
-            hookgate::app::run(source, shutdown_signal()).await?;
+            let loaded = app::load(source)?;
+            let listener = app::bind(loaded.config.listen).await?;
+            app::run(loaded, listener, shutdown_signal()).await?;
         }
         Command::Config(ConfigCommand::Check { file }) => {
-            match hookgate::app::check_config_file(&file).await {
+            match app::check_config_file(&file).await {
                 Ok(msg) => println!("{msg}"),
                 Err(msg) => {
                     eprintln!("{msg}");

@@ -20,6 +20,13 @@ pub struct Outcome {
     pub outcome: &'static str,
 }
 
+/// Label of the connection-close counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CloseReason {
+    /// `header_timeout`, `idle_timeout`, `shed`, `shutdown`, `forced`.
+    pub reason: &'static str,
+}
+
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Registry,
@@ -39,6 +46,10 @@ pub struct Metrics {
     pub attempt_seconds: Histogram,
     /// Seconds spent running an endpoint's plugin chain.
     pub plugin_seconds: Histogram,
+    /// API client connections open now.
+    pub http_connections_open: Gauge,
+    /// API client connections the gateway closed, by why (client-side closes are not counted).
+    pub http_connections_closed: Family<CloseReason, Counter>,
 }
 
 /// Buckets from 1 ms to ~16 s, doubling.
@@ -63,6 +74,8 @@ impl Metrics {
             queue_depth: Gauge::default(),
             attempt_seconds: Histogram::new(latency_buckets()),
             plugin_seconds: Histogram::new(plugin_buckets()),
+            http_connections_open: Gauge::default(),
+            http_connections_closed: Family::default(),
             registry: Registry::default(),
         };
         registry.register("events_published", "Events accepted", m.published.clone());
@@ -97,6 +110,16 @@ impl Metrics {
             "Time in an endpoint's plugin chain",
             m.plugin_seconds.clone(),
         );
+        registry.register(
+            "http_connections_open",
+            "API client connections open",
+            m.http_connections_open.clone(),
+        );
+        registry.register(
+            "http_connections_closed",
+            "API client connections closed by the gateway, by reason",
+            m.http_connections_closed.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -115,6 +138,13 @@ impl Metrics {
     pub fn finished(&self, state: &'static str) {
         self.deliveries
             .get_or_create(&Outcome { outcome: state })
+            .inc();
+    }
+
+    /// Records a client connection the gateway closed (a timeout, shedding, shutdown).
+    pub fn connection_closed(&self, reason: &'static str) {
+        self.http_connections_closed
+            .get_or_create(&CloseReason { reason })
             .inc();
     }
 

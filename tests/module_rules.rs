@@ -15,7 +15,7 @@ struct Rule {
 
 /// Every module of ours, for the leaves that may import none of them.
 const ALL_OURS: &[&str] = &[
-    "api", "app", "cli", "config", "delivery", "dispatch", "guard", "metrics", "plugins",
+    "api", "app", "cli", "config", "delivery", "dispatch", "guard", "metrics", "plugins", "server",
     "signing", "store",
 ];
 
@@ -79,6 +79,13 @@ const RULES: &[Rule] = &[
         module: "guard",
         ours: ALL_OURS,
         paths: &["axum", "redb", "wasmtime"],
+    },
+    Rule {
+        module: "server",
+        ours: &[
+            "api", "app", "cli", "config", "delivery", "dispatch", "plugins", "store",
+        ],
+        paths: &["reqwest", "redb", "wasmtime"],
     },
     Rule {
         module: "metrics.rs",

@@ -225,9 +225,17 @@ async fn deadline_stops_loop_and_runtime_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_lane_keeps_running_chains_past_a_looping_one() {
     use hookgate::dispatch::plugin_lane::PluginLanes;
+    use tokio_util::sync::CancellationToken;
+    use tokio_util::task::TaskTracker;
     let env = env();
     load_loop_and_fixture(&env).await;
-    let lanes = Arc::new(PluginLanes::start(Arc::new(env.host.clone()), 1));
+    let (tasks, token) = (TaskTracker::new(), CancellationToken::new());
+    let lanes = Arc::new(PluginLanes::start(
+        Arc::new(env.host.clone()),
+        1,
+        &tasks,
+        token,
+    ));
     assert_eq!(lanes.count(), 1);
 
     let started = Instant::now();

@@ -1,5 +1,5 @@
 //! Turns the interpolated YAML tree into a [`Config`]: the top level and the
-//! `auth`, `delivery`, `network` and `plugins` sections (endpoints live in
+//! `server`, `auth`, `delivery`, `network` and `plugins` sections (endpoints live in
 //! `endpoint.rs`).
 //!
 //! Owns: the list of allowed keys per section and the defaults-then-override
@@ -20,7 +20,7 @@ use super::policy;
 use super::reader::{Ctx, Obj};
 use super::types::{
     ApiKeyConfig, AuthConfig, Config, DeliveryConfig, NetworkConfig, PluginAllow, PluginConfig,
-    PluginSource, Scope,
+    PluginSource, Scope, ServerConfig,
 };
 use super::validate::check_id;
 use super::values::{
@@ -32,12 +32,14 @@ use super::yaml::{index_path, Node};
 const TOP: &[&str] = &[
     "listen",
     "data_dir",
+    "server",
     "auth",
     "delivery",
     "network",
     "plugins",
     "endpoints",
 ];
+const SERVER: &[&str] = &["header_read_timeout", "idle_timeout", "max_connections"];
 const AUTH: &[&str] = &["api_keys"];
 const API_KEY: &[&str] = &["name", "key", "key_sha256", "scopes", "tenant", "rate"];
 /// The global `delivery:` keys, in the order the unknown-key message lists them.
@@ -64,6 +66,9 @@ pub(crate) fn build(root: &Node, base_dir: &Path, ctx: &mut Ctx) -> Config {
     };
     ctx.set(&mut cfg.listen, &top, "listen", parse_socket_addr);
     ctx.set(&mut cfg.data_dir, &top, "data_dir", non_empty_path);
+    if let Some(node) = top.get("server") {
+        cfg.server = server(node, ctx);
+    }
     if let Some(node) = top.get("auth") {
         cfg.auth = auth(node, ctx);
     }
@@ -111,6 +116,24 @@ pub(crate) fn positive_duration(s: &str) -> Result<Duration, String> {
         Duration::ZERO => Err("must be greater than 0".to_string()),
         d => Ok(d),
     }
+}
+
+fn server(node: &Node, ctx: &mut Ctx) -> ServerConfig {
+    let mut s = ServerConfig::default();
+    let Some(obj) = ctx.object(node, "server", SERVER) else {
+        return s;
+    };
+    ctx.set(
+        &mut s.header_read_timeout,
+        &obj,
+        "header_read_timeout",
+        positive_duration,
+    );
+    ctx.set(&mut s.idle_timeout, &obj, "idle_timeout", positive_duration);
+    ctx.set(&mut s.max_connections, &obj, "max_connections", |v| {
+        parse_positive(v).map(Some)
+    });
+    s
 }
 
 fn auth(node: &Node, ctx: &mut Ctx) -> AuthConfig {

@@ -17,7 +17,8 @@ pub struct ConfigDiff {
     pub changed: Vec<String>,
     /// Endpoint ids only in the old config (old-file order).
     pub removed: Vec<String>,
-    /// Changed settings that only take effect after a restart: `"listen"`, `"data_dir"`.
+    /// Changed settings that only take effect after a restart: `"listen"`, `"data_dir"`,
+    /// `"server"` (the accept loop reads its limits once, at start).
     pub restart_required: Vec<&'static str>,
 }
 
@@ -59,6 +60,9 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     }
     if old.data_dir != new.data_dir {
         out.restart_required.push("data_dir");
+    }
+    if old.server != new.server {
+        out.restart_required.push("server");
     }
     out
 }

@@ -55,7 +55,7 @@ pub use template::{HeaderTemplate, TemplateVars};
 pub use types::{
     ApiKeyConfig, AuthConfig, Config, DeliveryConfig, DeliveryOverride, DeliveryPolicy,
     EndpointConfig, NetworkConfig, OnError, Ordering, PluginAllow, PluginConfig, PluginRef,
-    PluginSource, Rate, Scope,
+    PluginSource, Rate, Scope, ServerConfig,
 };
 pub use values::{parse_duration, parse_size};
 pub use watcher::Watcher;

@@ -200,6 +200,42 @@ fn api_keys() {
 }
 
 #[test]
+fn server_limits() {
+    let yaml = concat!(
+        "server:\n",
+        "  header_read_timeout: 0s\n",
+        "  idle_timeout: soon\n",
+        "  max_connections: 0\n",
+        "  max_conns: 5\n",
+    );
+    check(
+        "server section",
+        yaml,
+        &[
+            (
+                2,
+                24,
+                "server.header_read_timeout",
+                "must be greater than 0",
+            ),
+            (3, 17, "server.idle_timeout", "expected a duration like 500ms"),
+            (4, 20, "server.max_connections", "must be at least 1"),
+            (
+                5,
+                3,
+                "server.max_conns",
+                "unknown key `max_conns` (expected one of: header_read_timeout, idle_timeout, max_connections)",
+            ),
+        ],
+    );
+    check(
+        "server is a mapping",
+        "server: fast\n",
+        &[(1, 9, "server", "expected a mapping")],
+    );
+}
+
+#[test]
 fn unknown_keys_top_level_and_nested() {
     let yaml = concat!(
         "listen: 127.0.0.1:8080\n",
@@ -296,7 +332,7 @@ fn several_errors_are_reported_at_once_in_order() {
         "hookgate.yaml:3:10: endpoints[0].url: http:// needs network.allow_http: true",
         "hookgate.yaml:4:11: endpoints[0].rate: expected N/s, N/m or N/h, got \"fast\"",
         "hookgate.yaml:5:9: listen: expected a socket address like 127.0.0.1:8080, got \"nope\"",
-        "hookgate.yaml:6:1: bogus: unknown key `bogus` (expected one of: listen, data_dir, auth, delivery, network, plugins, endpoints)",
+        "hookgate.yaml:6:1: bogus: unknown key `bogus` (expected one of: listen, data_dir, server, auth, delivery, network, plugins, endpoints)",
     ];
     assert_eq!(text, want.join("\n"));
 }

@@ -27,6 +27,10 @@ fn ok(yaml: &str) -> Config {
 const FULL: &str = r#"
 listen: 0.0.0.0:9090
 data_dir: /var/lib/hookgate
+server:
+  header_read_timeout: 2s
+  idle_timeout: 90s
+  max_connections: 500
 auth:
   api_keys:
     - name: publisher
@@ -79,6 +83,13 @@ fn full_config_parses_to_expected_values() {
         "0.0.0.0:9090".parse().unwrap_or_else(|e| panic!("{e}"))
     );
     assert_eq!(c.data_dir, Path::new("/var/lib/hookgate"));
+    let server = ServerConfig {
+        header_read_timeout: Duration::from_secs(2),
+        idle_timeout: Duration::from_secs(90),
+        max_connections: Some(500),
+    };
+    assert_eq!(c.server, server);
+    assert_eq!(c.server.max_connections_for(1024), 500, "configured wins");
 
     let keys = &c.auth.api_keys;
     assert_eq!(keys.len(), 2);
@@ -200,6 +211,16 @@ fn defaults() {
     let c = Config::embedded_default();
     assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(c.data_dir, Path::new("./hookgate-data"));
+    let s = &c.server;
+    assert_eq!(
+        (s.header_read_timeout, s.idle_timeout, s.max_connections),
+        (Duration::from_secs(10), Duration::from_secs(60), None)
+    );
+    // Derived cap: half the open-file limit, at least 1, at most 10,000.
+    let caps: Vec<usize> = [1024, 4096, 1 << 20, 1, 0]
+        .map(|n| s.max_connections_for(n))
+        .into();
+    assert_eq!(caps, [512, 2048, 10_000, 1, 1]);
     let d = &c.delivery;
     let hours = |h: u64| Duration::from_secs(h * 3600);
     let schedule = [
@@ -280,6 +301,7 @@ fn example_file_parses() {
     // Every documented default in the example equals the built-in default.
     assert_eq!(c.delivery, DeliveryConfig::default());
     assert_eq!(c.network, NetworkConfig::default());
+    assert_eq!(c.server, ServerConfig::default());
     assert_eq!(
         (c.listen, c.data_dir.clone()),
         (
@@ -341,6 +363,7 @@ fn diff_reports_added_changed_removed_and_restart() {
         "listen: 127.0.0.1:9000\n",
         "data_dir: /srv/hg\n",
         "delivery: { jitter: 0.5 }\n",
+        "server: { idle_timeout: 5m }\n",
         "endpoints:\n",
         "  - { id: fresh, url: 'https://d.example/' }\n",
         "  - { id: edit, url: 'https://b.example/', headers: { X-A: b } }\n",
@@ -350,7 +373,7 @@ fn diff_reports_added_changed_removed_and_restart() {
     assert_eq!(d.added, ["fresh"]);
     assert_eq!(d.changed, ["edit"]);
     assert_eq!(d.removed, ["gone"]);
-    assert_eq!(d.restart_required, ["listen", "data_dir"]);
+    assert_eq!(d.restart_required, ["listen", "data_dir", "server"]);
     assert!(!d.is_empty());
     assert!(diff(&old, &old).is_empty());
     let disabled = ok("endpoints:\n  - { id: keep, url: 'https://a.example/', enabled: false }\n");

@@ -26,6 +26,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the database and caches; changing it needs a restart.
     pub data_dir: PathBuf,
+    /// How the API server treats client connections; changing it needs a restart.
+    pub server: ServerConfig,
     /// API keys for the HTTP API.
     pub auth: AuthConfig,
     /// Gateway-wide delivery behaviour (timeouts, retries, limits).
@@ -45,6 +47,7 @@ impl Config {
         Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             data_dir: PathBuf::from("./hookgate-data"),
+            server: ServerConfig::default(),
             auth: AuthConfig::default(),
             delivery: DeliveryConfig::default(),
             network: NetworkConfig::default(),
@@ -58,6 +61,54 @@ impl Default for Config {
     /// Same as [`Config::embedded_default`].
     fn default() -> Self {
         Config::embedded_default()
+    }
+}
+
+/// The API server's connection limits (`server:`). Every idle client connection holds a file
+/// descriptor, so a client that opens connections and sends nothing (or half a request) must
+/// not be able to hold them forever: these bound how long and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// How long a client may take to send a complete request header: from accept for a
+    /// connection's first request, from the first byte for later ones (Go's
+    /// `ReadHeaderTimeout`). Bounds slowloris clients that send half a header and stop.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection with no request in flight and no byte of the next one for this
+    /// long is closed. Longer than the header timeout because clients park pooled connections.
+    pub idle_timeout: Duration,
+    /// Client connections held at once. At the cap the connections idle the longest are closed
+    /// to admit new ones; with none idle, new ones wait in the listen backlog. `None`: half the
+    /// open-file limit, at most [`ServerConfig::MAX_CONNECTIONS_CEILING`], leaving the other half
+    /// for delivery sockets, plugin HTTP and the database.
+    pub max_connections: Option<usize>,
+}
+
+impl ServerConfig {
+    /// `header_read_timeout` when not given.
+    pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    /// `idle_timeout` when not given.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// The most connections the derived default allows, however high the open-file limit.
+    pub const MAX_CONNECTIONS_CEILING: usize = 10_000;
+
+    /// The connection cap in force under an open-file limit of `open_files`: the configured one,
+    /// else half the limit (at least 1, at most [`Self::MAX_CONNECTIONS_CEILING`]).
+    pub fn max_connections_for(&self, open_files: u64) -> usize {
+        self.max_connections.unwrap_or_else(|| {
+            let half = usize::try_from(open_files / 2).unwrap_or(usize::MAX);
+            half.clamp(1, Self::MAX_CONNECTIONS_CEILING)
+        })
+    }
+}
+
+impl Default for ServerConfig {
+    /// 10 s to send a header, 60 s idle, cap derived from the open-file limit.
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            max_connections: None,
+        }
     }
 }
 
@@ -176,7 +227,8 @@ pub struct DeliveryConfig {
     pub fail_fast_4xx: bool,
     /// Upper bound applied to a receiver's `Retry-After`.
     pub retry_after_cap: Duration,
-    /// On SIGTERM, how long in-flight attempts may finish.
+    /// On SIGTERM, how long API requests in flight may finish, then how long attempts in
+    /// flight may.
     pub shutdown_grace: Duration,
 }
 

@@ -26,6 +26,8 @@ use std::time::Instant;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::plugins::{
     ChainEntry, ChainOutcome, Input, PluginHost, EPOCH_TICK, MAX_CONCURRENT_INSTANCES,
@@ -42,7 +44,8 @@ struct Job {
     reply: oneshot::Sender<ChainOutcome>,
 }
 
-/// Handles to the lane tasks; dropping them ends the lanes (after their running chains).
+/// Handles to the lane tasks; dropping them, or cancelling the lanes' token, ends the lanes
+/// (after their running chains).
 pub struct PluginLanes {
     lanes: Vec<mpsc::UnboundedSender<Job>>,
     next: AtomicUsize,
@@ -50,9 +53,16 @@ pub struct PluginLanes {
 }
 
 impl PluginLanes {
-    /// Starts `count` lanes (0 picks half the available cores, at least one) on the current
-    /// tokio runtime.
-    pub fn start(host: Arc<PluginHost>, count: usize) -> PluginLanes {
+    /// Starts `count` lanes (0 picks half the available cores, at least one) on `tasks`, so
+    /// whoever owns the tracker can wait for them. They stop taking chains once `token` is
+    /// cancelled: at shutdown a delivery's sender may outlive the scheduler (an attempt left
+    /// running past the grace), so dropping the handles alone would not end them.
+    pub fn start(
+        host: Arc<PluginHost>,
+        count: usize,
+        tasks: &TaskTracker,
+        token: CancellationToken,
+    ) -> PluginLanes {
         let count = if count == 0 {
             std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
         } else {
@@ -61,7 +71,7 @@ impl PluginLanes {
         let lanes = (0..count)
             .map(|_| {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(lane(Arc::clone(&host), rx));
+                tasks.spawn(lane(Arc::clone(&host), rx, token.clone()));
                 tx
             })
             .collect();
@@ -95,8 +105,13 @@ impl PluginLanes {
 }
 
 /// One lane: takes jobs as they come and polls every running chain until the senders are gone
-/// and nothing is left running.
-async fn lane(host: Arc<PluginHost>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+/// (or `token` is cancelled) and nothing is left running. Jobs still queued then are dropped:
+/// their callers get `None`.
+async fn lane(
+    host: Arc<PluginHost>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    token: CancellationToken,
+) {
     let mut running = FuturesUnordered::new();
     let mut open = true;
     let mut since_yield = Instant::now();
@@ -112,6 +127,7 @@ async fn lane(host: Arc<PluginHost>, mut jobs: mpsc::UnboundedReceiver<Job>) {
                     since_yield = Instant::now();
                 }
             }
+            _ = token.cancelled(), if open => open = false,
             job = jobs.recv(), if open => match job {
                 Some(job) => {
                     if running.is_empty() {

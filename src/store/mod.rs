@@ -323,4 +323,10 @@ pub trait Store: Send + Sync + 'static {
         endpoint_id: &str,
         generate: &(dyn Fn() -> String + Send + Sync),
     ) -> Result<String, StoreError>;
+
+    /// Commits what is queued and stops the writer, at the end of shutdown once nothing writes
+    /// any more. Explicit so the store closes when `app` says, not when the last `Arc` happens to
+    /// drop (a task abandoned after the shutdown grace may still hold one). Writes after it fail
+    /// with [`StoreError::Closed`]; a second call returns at once.
+    async fn close(&self);
 }
