@@ -68,7 +68,7 @@ fn attempt_json(a: &AttemptRecord, of: usize) -> Value {
 fn attempts_allowed(state: &ApiState, d: &DeliveryRecord) -> usize {
     let global = state.config.load();
     let live = state.registry.get(&d.endpoint_id);
-    let own = live.as_ref().and_then(|e| e.config.delivery.as_ref());
+    let own = live.as_ref().and_then(|e| e.config.delivery.as_deref());
     global.delivery.policy(own).attempts() + d.retry_base as usize
 }
 

@@ -63,7 +63,7 @@ pub fn endpoint_json(state: &ApiState, e: &LiveEndpoint) -> Value {
         "enabled": c.enabled,
         // Only what the endpoint overrides, in the file's spelling (a create or PATCH takes it
         // back as is); every other field follows the global `delivery:` block.
-        "delivery": c.delivery.as_ref().map(override_json),
+        "delivery": c.delivery.as_deref().map(override_json),
         "status": if state.registry.is_active(e) { "active" } else { "disabled" },
         "disabled_reason": st.disabled_reason,
         "consecutive_failures": st.consecutive_failures,

@@ -147,7 +147,7 @@ pub(crate) fn endpoint(
         max_in_flight,
         ordering,
         enabled,
-        delivery,
+        delivery: delivery.map(Box::new),
     })
 }
 

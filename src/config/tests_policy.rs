@@ -32,7 +32,7 @@ fn a_full_override_is_parsed() {
         "      fail_fast_4xx: true\n",
         "      retry_after_cap: 1h\n",
     )));
-    let own = c.endpoints[0].delivery.clone().expect("an override");
+    let own = *c.endpoints[0].delivery.clone().expect("an override");
     assert_eq!(
         own,
         DeliveryOverride {
@@ -53,7 +53,7 @@ fn unset_fields_inherit_the_global_block() {
         with_policy("      retry_schedule: [200ms]\n")
     );
     let c = ok(&yaml);
-    let p = c.delivery.policy(c.endpoints[0].delivery.as_ref());
+    let p = c.delivery.policy(c.endpoints[0].delivery.as_deref());
     assert_eq!(p.retry_schedule, &[MS(200)]);
     assert_eq!(p.attempts(), 2);
     assert_eq!(p.timeout, MS(2000));
@@ -181,7 +181,7 @@ fn the_api_definition_reads_the_same_key() {
     let spec = serde_json::json!({"id": "a", "url": "https://a.example/",
         "delivery": {"retry_schedule": ["200ms", "1s"], "fail_fast_4xx": true}});
     let ep = parse_endpoint(&spec, &NetworkConfig::default(), &[]).unwrap();
-    let own = ep.delivery.as_ref().unwrap();
+    let own = ep.delivery.as_deref().unwrap();
     assert_eq!(own.retry_schedule, Some(vec![MS(200), MS(1000)]));
     assert_eq!(
         override_json(own),

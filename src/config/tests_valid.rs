@@ -311,7 +311,7 @@ fn example_file_parses() {
     );
     assert_eq!(c.endpoints[0].rate, Some(Rate { per_second: 50.0 }));
     assert_eq!(c.endpoints[1].tenant, "default");
-    let billing = c.delivery.policy(c.endpoints[0].delivery.as_ref());
+    let billing = c.delivery.policy(c.endpoints[0].delivery.as_deref());
     assert_eq!(
         (billing.attempts(), billing.timeout),
         (4, Duration::from_secs(5))

@@ -377,7 +377,8 @@ pub struct EndpointConfig {
     /// The endpoint's own delivery policy (YAML `delivery:` under the endpoint); `None` when it
     /// sets nothing. Kept as an override rather than merged here, so a reload of the global
     /// block reaches every field this endpoint does not set (see [`DeliveryConfig::policy`]).
-    pub delivery: Option<DeliveryOverride>,
+    /// Boxed: most endpoints set none, and a gateway holds one of these per endpoint.
+    pub delivery: Option<Box<DeliveryOverride>>,
 }
 
 /// The part of the `delivery:` block an endpoint may set for itself: each `Some` field

@@ -105,7 +105,10 @@ pub(crate) fn index_path(parent: &str, index: usize) -> String {
 }
 
 const MAX_DEPTH: usize = 64;
-const MAX_NODES: usize = 200_000;
+/// Nodes an alias may expand to beyond the document's own. Every node written out takes at
+/// least a byte of the text, so the budget is this plus the text's length: a config of
+/// 100,000 endpoints parses, while an alias bomb ("billion laughs") stops here.
+const MAX_ALIAS_NODES: usize = 200_000;
 
 /// Parses `text` into a tree. Syntax errors are fatal (`None`); duplicate or
 /// non-scalar keys are reported to `ctx` and skipped. An empty document is an
@@ -114,7 +117,7 @@ pub(crate) fn parse(text: &str, ctx: &mut Ctx) -> Option<Node> {
     let mut b = Builder {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
-        budget: MAX_NODES,
+        budget: MAX_ALIAS_NODES + text.len(),
         last: Pos::START,
     };
     match b.document(ctx) {

@@ -17,6 +17,96 @@ use crate::config::EventPattern;
 /// Endpoints by id, in id order.
 type ById = OrdMap<String, Arc<LiveEndpoint>>;
 
+/// Most endpoints a [`Group::Few`] holds before it becomes a map.
+const FEW_MAX: usize = 16;
+
+/// The endpoints under one route or of one tenant, in id order. Most groups are small (a
+/// customer's tenant has a few endpoints, an exact event type a few subscribers), and a
+/// persistent map's smallest node costs ~0.5 KiB, so a small group is a shared slice, copied
+/// on change (at most [`FEW_MAX`] pointers); a large one is a map, changed in O(log n).
+#[derive(Debug, Clone)]
+enum Group {
+    Few(Arc<[Arc<LiveEndpoint>]>),
+    Many(ById),
+}
+
+impl Default for Group {
+    fn default() -> Self {
+        Group::Few(Arc::from(Vec::new()))
+    }
+}
+
+impl Group {
+    fn insert(&mut self, e: Arc<LiveEndpoint>) {
+        match self {
+            Group::Few(list) if list.len() < FEW_MAX || find(list, &e.config.id).is_ok() => {
+                let mut v = list.to_vec();
+                match find(&v, &e.config.id) {
+                    Ok(i) => v[i] = e,
+                    Err(i) => v.insert(i, e),
+                }
+                *list = Arc::from(v);
+            }
+            Group::Few(list) => {
+                let mut map: ById = list
+                    .iter()
+                    .map(|x| (x.config.id.clone(), x.clone()))
+                    .collect();
+                map.insert(e.config.id.clone(), e);
+                *self = Group::Many(map);
+            }
+            Group::Many(map) => {
+                map.insert(e.config.id.clone(), e);
+            }
+        }
+    }
+
+    /// Removes `id`; true when the group is empty afterwards.
+    fn remove(&mut self, id: &str) -> bool {
+        match self {
+            Group::Few(list) => {
+                if let Ok(i) = find(list, id) {
+                    let mut v = list.to_vec();
+                    v.remove(i);
+                    *list = Arc::from(v);
+                }
+                list.is_empty()
+            }
+            Group::Many(map) => {
+                map.remove(id);
+                map.is_empty()
+            }
+        }
+    }
+
+    /// Members after `cursor` (all without one), in id order.
+    fn after<'a>(
+        &'a self,
+        cursor: Option<&str>,
+    ) -> Box<dyn Iterator<Item = &'a Arc<LiveEndpoint>> + 'a> {
+        match self {
+            Group::Few(list) => {
+                let from = cursor.map_or(0, |c| match find(list, c) {
+                    Ok(i) => i + 1,
+                    Err(i) => i,
+                });
+                Box::new(list[from..].iter())
+            }
+            Group::Many(map) => {
+                let from = match cursor {
+                    Some(c) => Bound::Excluded(c.to_string()),
+                    None => Bound::Unbounded,
+                };
+                Box::new(map.range((from, Bound::Unbounded)).map(|(_, e)| e))
+            }
+        }
+    }
+}
+
+fn find(list: &[Arc<LiveEndpoint>], id: &str) -> Result<usize, usize> {
+    list.binary_search_by(|x| x.config.id.as_str().cmp(id))
+}
+
 /// How a subscription is found: which tenant, and which pattern form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct RouteKey {
@@ -28,8 +118,8 @@ struct RouteKey {
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     by_id: ById,
-    by_tenant: HashMap<String, ById>,
-    routes: HashMap<RouteKey, ById>,
+    by_tenant: HashMap<String, Group>,
+    routes: HashMap<RouteKey, Group>,
 }
 
 impl Snapshot {
@@ -47,15 +137,12 @@ impl Snapshot {
         let id = e.config.id.clone();
         self.remove(&id);
         for key in route_keys(&e) {
-            self.routes
-                .entry(key)
-                .or_default()
-                .insert(id.clone(), e.clone());
+            self.routes.entry(key).or_default().insert(e.clone());
         }
         self.by_tenant
             .entry(e.config.tenant.clone())
             .or_default()
-            .insert(id.clone(), e.clone());
+            .insert(e.clone());
         self.by_id.insert(id, e);
     }
 
@@ -65,18 +152,13 @@ impl Snapshot {
             return;
         };
         for key in route_keys(&old) {
-            if let Some(list) = self.routes.get_mut(&key) {
-                list.remove(id);
-                if list.is_empty() {
-                    self.routes.remove(&key);
-                }
+            if self.routes.get_mut(&key).is_some_and(|g| g.remove(id)) {
+                self.routes.remove(&key);
             }
         }
-        if let Some(list) = self.by_tenant.get_mut(&old.config.tenant) {
-            list.remove(id);
-            if list.is_empty() {
-                self.by_tenant.remove(&old.config.tenant);
-            }
+        let tenant = &old.config.tenant;
+        if self.by_tenant.get_mut(tenant).is_some_and(|g| g.remove(id)) {
+            self.by_tenant.remove(tenant);
         }
     }
 
@@ -107,18 +189,17 @@ impl Snapshot {
         tenant: Option<&str>,
         cursor: Option<&str>,
     ) -> Box<dyn Iterator<Item = &'a Arc<LiveEndpoint>> + 'a> {
-        let map = match tenant {
-            None => &self.by_id,
-            Some(t) => match self.by_tenant.get(t) {
-                Some(m) => m,
-                None => return Box::new(std::iter::empty()),
-            },
+        let Some(t) = tenant else {
+            let from = match cursor {
+                Some(c) => Bound::Excluded(c.to_string()),
+                None => Bound::Unbounded,
+            };
+            return Box::new(self.by_id.range((from, Bound::Unbounded)).map(|(_, e)| e));
         };
-        let from = match cursor {
-            Some(c) => Bound::Excluded(c.to_string()),
-            None => Bound::Unbounded,
-        };
-        Box::new(map.range((from, Bound::Unbounded)).map(|(_, e)| e))
+        match self.by_tenant.get(t) {
+            Some(g) => g.after(cursor),
+            None => Box::new(std::iter::empty()),
+        }
     }
 
     /// The endpoints of `tenant` whose patterns select `event_type`, in id order (each once).
@@ -131,8 +212,8 @@ impl Snapshot {
                 tenant: tenant.to_string(),
                 pattern,
             };
-            if let Some(list) = self.routes.get(&key) {
-                found.extend(list.values().cloned());
+            if let Some(group) = self.routes.get(&key) {
+                found.extend(group.after(None).cloned());
             }
         }
         found.sort_by(|a, b| a.config.id.cmp(&b.config.id));
@@ -239,6 +320,34 @@ mod tests {
         snap.remove("a");
         assert!(snap.is_empty() && snap.subscribers("globex", "z").is_empty());
         assert_eq!(snap.after(Some("globex"), None).count(), 0);
+    }
+
+    /// A group grows from a slice into a map past FEW_MAX and keeps order, replacement and
+    /// removal either way.
+    #[test]
+    fn groups_stay_ordered_across_the_slice_to_map_switch() {
+        let mut snap = Snapshot::default();
+        let n = FEW_MAX * 2 + 3;
+        for i in (0..n).rev() {
+            snap.insert(endpoint(&format!("e{i:03}"), "acme", &["x"]));
+        }
+        snap.insert(endpoint("e005", "acme", &["x"]));
+        let got: Vec<String> = snap
+            .subscribers("acme", "x")
+            .iter()
+            .map(|e| e.config.id.clone())
+            .collect();
+        let want: Vec<String> = (0..n).map(|i| format!("e{i:03}")).collect();
+        assert_eq!(got, want);
+        let page: Vec<&str> = snap
+            .after(Some("acme"), Some("e030"))
+            .map(|e| e.config.id.as_str())
+            .collect();
+        assert_eq!(page, ["e031", "e032", "e033", "e034"]);
+        for i in 0..n {
+            snap.remove(&format!("e{i:03}"));
+        }
+        assert!(snap.subscribers("acme", "x").is_empty() && snap.is_empty());
     }
 
     #[test]

@@ -109,7 +109,7 @@ struct Attempt<'a> {
 
 impl<'a> Attempt<'a> {
     fn new(live: &'a LiveEndpoint, settings: &'a DeliveryConfig, item: DueDelivery) -> Self {
-        let policy = settings.policy(live.config.delivery.as_ref());
+        let policy = settings.policy(live.config.delivery.as_deref());
         Attempt {
             n: item.delivery.attempts + 1,
             live,

@@ -130,6 +130,17 @@ impl Drop for GatewayProc {
     }
 }
 
+/// Environment variable naming another `hookgate` binary to run as the gateway under test
+/// (the load generator and receiver stay this one), so two builds compare in one run.
+pub const GATEWAY_ENV: &str = "HOOKGATE_BENCH_GATEWAY";
+
+fn gateway_program() -> anyhow::Result<PathBuf> {
+    match std::env::var_os(GATEWAY_ENV) {
+        Some(p) => Ok(PathBuf::from(p)),
+        None => Ok(std::env::current_exe()?),
+    }
+}
+
 fn spawn(
     dir: &tempfile::TempDir,
     setup: &Setup,
@@ -138,7 +149,7 @@ fn spawn(
     let cfg: PathBuf = dir.path().join("bench.yaml");
     std::fs::write(&cfg, setup.yaml(&dir.path().join("data"), recv_url))?;
     let started = Instant::now();
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut child = Command::new(gateway_program()?)
         .args(["serve", "--log", "hookgate::app=info,warn", "--config"])
         .arg(&cfg)
         .stdout(Stdio::null())
