@@ -118,3 +118,45 @@ fn repeated_rounds_are_all_kept_and_summarised() {
         .unwrap();
     assert!(!zero.status.success(), "--repeat 0 is refused");
 }
+
+/// `endpoints` is run only when named, so it gets its own tiny run: each count gives a row per
+/// fan-out, and every delivery arrives.
+#[test]
+fn the_endpoints_scenario_runs_each_count_and_fan_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench.json");
+    let run = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args([
+            "bench",
+            "endpoints",
+            "--endpoint-counts",
+            "1,5",
+            "--deliveries",
+            "20",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "bench failed:\n{stdout}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let rows: Vec<(u64, String, bool)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["endpoints"].as_u64().unwrap(),
+                r["fanout"].as_str().unwrap().to_string(),
+                r["complete"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String, bool)> = [(1, "1"), (1, "all"), (5, "1"), (5, "all")]
+        .iter()
+        .map(|(n, f)| (*n, f.to_string(), true))
+        .collect();
+    assert_eq!(rows, expected);
+}

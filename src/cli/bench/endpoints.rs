@@ -11,17 +11,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::anyhow;
 use serde_json::{json, Value};
 
 use super::gateway::{GatewayProc, Setup, BENCH_ADMIN_KEY, BENCH_KEY};
+use super::scenarios::{FILL_BATCH, FILL_CONCURRENCY};
 use super::{load, now_ns, receiver, Progress};
 
 /// Endpoint creations in flight.
 const CREATE_CONCURRENCY: usize = 16;
-/// Events per batch publish, and batches in flight.
-const PUBLISH_BATCH: usize = 1000;
-const PUBLISH_CONCURRENCY: usize = 4;
 /// How long one run may take to deliver everything.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1800);
 
@@ -83,40 +80,29 @@ async fn create_endpoints(
     p: &Progress,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().no_proxy().build()?;
-    let sem = Arc::new(tokio::sync::Semaphore::new(CREATE_CONCURRENCY));
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let permit = sem.clone().acquire_owned().await?;
+    let url = format!("{}/v1/endpoints", gw.base());
+    let make = |i: usize| {
         let body = json!({
             "id": format!("ep{i}"),
             "url": format!("{recv_url}/ep{i}"),
             "events": [format!("bench.e{i}"), "bench.all"],
             "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         });
-        let req = client
-            .post(format!("{}/v1/endpoints", gw.base()))
-            .bearer_auth(BENCH_ADMIN_KEY)
-            .json(&body);
-        tasks.spawn(async move {
-            let r = req.send().await;
-            drop(permit);
-            matches!(r, Ok(resp) if resp.status().is_success())
-        });
-        while let Some(done) = tasks.try_join_next() {
-            if !done.unwrap_or(false) {
-                return Err(anyhow!("creating an endpoint was refused"));
-            }
-        }
+        client.post(&url).bearer_auth(BENCH_ADMIN_KEY).json(&body)
+    };
+    let progress = |i: usize| {
         if i % 1000 == 0 {
             p.set(format!("creating endpoints: {i} / {n}"));
         }
-    }
-    while let Some(done) = tasks.join_next().await {
-        if !done.unwrap_or(false) {
-            return Err(anyhow!("creating an endpoint was refused"));
-        }
-    }
-    Ok(())
+    };
+    load::send_all(
+        n,
+        CREATE_CONCURRENCY,
+        "creating an endpoint",
+        make,
+        progress,
+    )
+    .await
 }
 
 /// Publishes until `total` deliveries are due and waits for the receiver to have them all.
@@ -174,11 +160,10 @@ async fn publish(
     p: &Progress,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().no_proxy().build()?;
-    let sem = Arc::new(tokio::sync::Semaphore::new(PUBLISH_CONCURRENCY));
-    let mut tasks = tokio::task::JoinSet::new();
-    for b in 0..events.div_ceil(PUBLISH_BATCH) {
-        let from = b * PUBLISH_BATCH;
-        let batch: Vec<Value> = (from..events.min(from + PUBLISH_BATCH))
+    let batch_url = format!("{}/batch", gw.url());
+    let make = |b: usize| {
+        let from = b * FILL_BATCH;
+        let batch: Vec<Value> = (from..events.min(from + FILL_BATCH))
             .map(|i| {
                 let mut e: Value =
                     serde_json::from_slice(&load::body(size, i as u64)).unwrap_or(Value::Null);
@@ -189,24 +174,14 @@ async fn publish(
                 e
             })
             .collect();
-        let permit = sem.clone().acquire_owned().await?;
-        let req = client
-            .post(format!("{}/batch", gw.url()))
+        client
+            .post(&batch_url)
             .bearer_auth(BENCH_KEY)
-            .json(&json!({ "events": batch }));
-        tasks.spawn(async move {
-            let r = req.send().await;
-            drop(permit);
-            matches!(r, Ok(resp) if resp.status().is_success())
-        });
-        p.set(format!("publishing: {from} / {events} events"));
-    }
-    while let Some(done) = tasks.join_next().await {
-        if !done.unwrap_or(false) {
-            return Err(anyhow!("a publish batch was refused"));
-        }
-    }
-    Ok(())
+            .json(&json!({ "events": batch }))
+    };
+    let progress = |b: usize| p.set(format!("publishing: {} / {events} events", b * FILL_BATCH));
+    let batches = events.div_ceil(FILL_BATCH);
+    load::send_all(batches, FILL_CONCURRENCY, "a publish batch", make, progress).await
 }
 
 /// Prints the scenario's table: one line per (endpoints, fan-out), with each row's CPU per

@@ -103,3 +103,41 @@ pub async fn run(
     res.elapsed = start.elapsed();
     res
 }
+
+/// Sends the requests `make(0..n)`, at most `concurrency` at once, and fails naming `what` if
+/// any is refused (no answer, or not 2xx). `progress(i)` runs as request `i` is queued. The
+/// scenarios that prepare a gateway (a backlog, endpoints, batches) all send this way.
+pub async fn send_all(
+    n: usize,
+    concurrency: usize,
+    what: &str,
+    mut make: impl FnMut(usize) -> reqwest::RequestBuilder,
+    mut progress: impl FnMut(usize),
+) -> anyhow::Result<()> {
+    let sem = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut refused = false;
+    for i in 0..n {
+        let permit = sem.clone().acquire_owned().await?;
+        let req = make(i);
+        tasks.spawn(async move {
+            let ok = matches!(req.send().await, Ok(r) if r.status().is_success());
+            drop(permit);
+            ok
+        });
+        progress(i);
+        while let Some(done) = tasks.try_join_next() {
+            refused |= !done.unwrap_or(false);
+        }
+        if refused {
+            break;
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        refused |= !done.unwrap_or(false);
+    }
+    if refused {
+        anyhow::bail!("{what} was refused");
+    }
+    Ok(())
+}

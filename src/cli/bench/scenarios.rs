@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 use super::gateway::{GatewayProc, Setup};
 use super::{load, now_ns, percentiles, receiver, Progress};
 
-/// Events per batch request while filling the backlog.
-const FILL_BATCH: usize = 1000;
+/// Events per batch request while filling a gateway (a backlog, the `endpoints` runs).
+pub const FILL_BATCH: usize = 1000;
 /// Batch requests in flight while filling.
-const FILL_CONCURRENCY: usize = 4;
+pub const FILL_CONCURRENCY: usize = 4;
 
 /// Waits until `f` holds (or `limit` passes), updating the progress line.
 async fn wait_for(limit: Duration, p: &Progress, mut f: impl FnMut() -> (bool, String)) -> bool {
@@ -45,38 +45,23 @@ pub async fn backlog(n: usize, size: usize, p: &Progress) -> anyhow::Result<Valu
     let gw = GatewayProc::start(&held, &url)?;
     let client = reqwest::Client::builder().no_proxy().build()?;
     let fill_started = Instant::now();
-    let batches = n.div_ceil(FILL_BATCH);
-    let sem = Arc::new(tokio::sync::Semaphore::new(FILL_CONCURRENCY));
-    let mut tasks = Vec::with_capacity(batches);
-    for b in 0..batches {
+    let batch_url = format!("{}/batch", gw.url());
+    let make = |b: usize| {
         let count = FILL_BATCH.min(n - b * FILL_BATCH);
         let events: Vec<Value> = (0..count)
             .map(|i| {
-                let body: Value =
-                    serde_json::from_slice(&load::body(size, (b * FILL_BATCH + i) as u64))
-                        .unwrap_or(Value::Null);
-                body
+                serde_json::from_slice(&load::body(size, (b * FILL_BATCH + i) as u64))
+                    .unwrap_or(Value::Null)
             })
             .collect();
-        let permit = sem.clone().acquire_owned().await?;
-        let (client, url) = (client.clone(), format!("{}/batch", gw.url()));
-        tasks.push(tokio::spawn(async move {
-            let r = client
-                .post(url)
-                .bearer_auth(super::gateway::BENCH_KEY)
-                .json(&json!({ "events": events }))
-                .send()
-                .await;
-            drop(permit);
-            matches!(r, Ok(resp) if resp.status().is_success())
-        }));
-        p.set(format!("filling backlog: {} / {n}", b * FILL_BATCH));
-    }
-    for t in tasks {
-        if !t.await.unwrap_or(false) {
-            return Err(anyhow!("a backlog batch was refused"));
-        }
-    }
+        client
+            .post(&batch_url)
+            .bearer_auth(super::gateway::BENCH_KEY)
+            .json(&json!({ "events": events }))
+    };
+    let progress = |b: usize| p.set(format!("filling backlog: {} / {n}", b * FILL_BATCH));
+    let batches = n.div_ceil(FILL_BATCH);
+    load::send_all(batches, FILL_CONCURRENCY, "a backlog batch", make, progress).await?;
     let fill_secs = fill_started.elapsed().as_secs_f64();
     let free = Setup {
         endpoints: 1,
