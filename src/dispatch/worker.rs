@@ -20,7 +20,7 @@ use super::Shared;
 use crate::config::{DeliveryConfig, DeliveryPolicy};
 use crate::delivery::headers::{self, AttemptIds};
 use crate::delivery::transition::{transition, Health, Next};
-use crate::delivery::{classify, retry, Response};
+use crate::delivery::{classify, retry, Response, Verdict};
 use crate::store::{
     now_ms, AttemptOutcome, AttemptRecord, DeliveryStatus, DueDelivery, EndpointEffect,
     EndpointState, Millis, StoredPayload,
@@ -176,7 +176,11 @@ impl<'a> Attempt<'a> {
     fn judge(&self, shared: &Shared, sent: Sent, payload: Option<StoredPayload>) -> Settled {
         let Sent { headers, response } = sent;
         let verdict = classify(response.status, self.policy.fail_fast_4xx);
-        let retry_at = self.retry_at(response.retry_after);
+        // Only a retry needs the schedule (and its random draw): not every success.
+        let retry_at = match verdict {
+            Verdict::Retry => self.retry_at(response.retry_after),
+            _ => None,
+        };
         let st = shared.registry.state(&self.item.delivery.endpoint_id);
         let t = transition(
             verdict,
