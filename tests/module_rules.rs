@@ -176,6 +176,14 @@ fn names_path(code: &str, p: &str) -> bool {
     })
 }
 
+/// `file`'s path below `src`, with `/` separators (what the rules and allowances name).
+fn relative(src: &Path, file: &Path) -> String {
+    file.strip_prefix(src)
+        .unwrap()
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
 #[test]
 fn every_module_keeps_its_documented_import_rules() {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -186,11 +194,7 @@ fn every_module_keeps_its_documented_import_rules() {
         rust_files(&src.join(rule.module), &mut files);
         assert!(!files.is_empty(), "no files for module {}", rule.module);
         for file in files {
-            let rel = file
-                .strip_prefix(&src)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
+            let rel = relative(&src, &file);
             let text = code(&std::fs::read_to_string(&file).unwrap());
             checked += 1;
             let allowed = |what: &str| ALLOWED.iter().any(|(f, w, _)| *f == rel && *w == what);
@@ -225,11 +229,7 @@ fn only_delivery_net_builds_an_outbound_http_client() {
     rust_files(&src, &mut files);
     let mut offenders = Vec::new();
     for file in files {
-        let rel = file
-            .strip_prefix(&src)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+        let rel = relative(&src, &file);
         if rel == "delivery/net.rs" || rel.starts_with("cli/") || rel.contains("tests/") {
             continue;
         }

@@ -383,6 +383,11 @@ impl Receiver {
         self.got().into_iter().filter(|r| r.path == path).collect()
     }
 
+    /// Requests received on any path (without copying them, unlike `got().len()`).
+    pub fn total(&self) -> usize {
+        self.state.got.lock().unwrap().len()
+    }
+
     pub fn count(&self, path: &str) -> usize {
         self.state
             .got
