@@ -138,7 +138,9 @@ pub async fn secret(
 ) -> Result<Json<Value>, ApiError> {
     let e = find(&state, &caller, &id)?;
     let secrets: Vec<&str> = e.secrets.iter().map(|s| s.expose()).collect();
-    let expires: Vec<Option<String>> = e.secret_expiry.iter().map(|t| t.map(rfc3339)).collect();
+    let expires: Vec<Option<String>> = (0..e.secrets.len())
+        .map(|i| e.expiry(i).map(rfc3339))
+        .collect();
     tracing::info!(endpoint_id = %id, by = %caller.name, "endpoint secrets read");
     Ok(Json(
         json!({ "id": e.config.id, "secrets": secrets, "expires_at": expires }),

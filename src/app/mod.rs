@@ -288,22 +288,34 @@ async fn config_endpoints(cfg: &Config, store: &dyn Store) -> anyhow::Result<Vec
     Ok(list)
 }
 
+/// API-defined endpoints read and parsed per page at start-up and reload.
+const MANAGED_PAGE: usize = 1_000;
+
 /// The API-defined endpoints, checked against the rules of `cfg`. One that no longer passes
 /// (say `network.allow_http` was turned off) is left out and logged; its deliveries wait.
 async fn managed_endpoints(cfg: &Config, store: &dyn Store) -> anyhow::Result<Vec<LiveEndpoint>> {
     let names: Vec<String> = cfg.plugins.keys().cloned().collect();
     let mut list = Vec::new();
-    for rec in store.managed_endpoints().await? {
-        match LiveEndpoint::from_managed(&rec, &cfg.network, &names) {
-            Ok(e) => list.push(e),
-            Err(diags) => {
-                let why: Vec<String> = diags
-                    .iter()
-                    .map(|d| format!("{}: {}", d.path, d.message))
-                    .collect();
-                tracing::error!(endpoint_id = %rec.id, problems = %why.join("; "), "API-defined endpoint no longer valid under the current config; not delivering to it");
+    let mut cursor = None;
+    loop {
+        let page = store
+            .managed_endpoints(cursor.as_deref(), MANAGED_PAGE)
+            .await?;
+        for rec in &page.items {
+            match LiveEndpoint::from_managed(rec, &cfg.network, &names) {
+                Ok(e) => list.push(e),
+                Err(diags) => {
+                    let why: Vec<String> = diags
+                        .iter()
+                        .map(|d| format!("{}: {}", d.path, d.message))
+                        .collect();
+                    tracing::error!(endpoint_id = %rec.id, problems = %why.join("; "), "API-defined endpoint no longer valid under the current config; not delivering to it");
+                }
             }
         }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(list),
+        }
     }
-    Ok(list)
 }

@@ -6,12 +6,13 @@
 //! kept beside it under its own lock.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use arc_swap::ArcSwap;
 
 use super::chain::chain_entries;
+use super::snapshot::Keyed;
 pub use super::snapshot::Snapshot;
 use crate::config::{Diagnostic, EndpointConfig, NetworkConfig};
 use crate::plugins::ChainEntry;
@@ -46,9 +47,11 @@ pub struct LiveEndpoint {
     pub config: EndpointConfig,
     /// Signing secrets, oldest first (the configured one, or the generated and stored one, or
     /// during a rotation the previous and the new one).
-    pub secrets: Vec<Secret>,
-    /// When each of `secrets` stops signing (same order; `None` = never).
-    pub secret_expiry: Vec<Option<Millis>>,
+    pub secrets: Box<[Secret]>,
+    /// When each of `secrets` stops signing, in the same order (`None` = never); empty when
+    /// none expires, as outside a rotation, so most endpoints spend no allocation on it. Read
+    /// it through [`LiveEndpoint::expiry`].
+    secret_expiry: Box<[Option<Millis>]>,
     /// Config file or API.
     pub origin: Origin,
     /// The plugin chain as the plugin host runs it, built once per config load rather than for
@@ -62,8 +65,8 @@ impl LiveEndpoint {
         LiveEndpoint {
             chain: chain_entries(&config),
             config,
-            secrets: vec![secret],
-            secret_expiry: vec![None],
+            secrets: Box::new([secret]),
+            secret_expiry: Box::default(),
             origin: Origin::Config,
         }
     }
@@ -88,7 +91,11 @@ impl LiveEndpoint {
                 .iter()
                 .map(|s| Secret::new(s.secret.clone()))
                 .collect(),
-            secret_expiry: rec.secrets.iter().map(|s| s.expires_ms).collect(),
+            secret_expiry: if rec.secrets.iter().all(|s| s.expires_ms.is_none()) {
+                Box::default()
+            } else {
+                rec.secrets.iter().map(|s| s.expires_ms).collect()
+            },
             origin: Origin::Api {
                 description: rec.description.clone(),
                 created_ms: rec.created_ms,
@@ -100,7 +107,7 @@ impl LiveEndpoint {
     /// The secrets that sign an attempt made at `now`: every one not yet expired, oldest first.
     /// Borrowed in the common case where none has an expiry.
     pub fn signing_secrets(&self, now: Millis) -> Cow<'_, [Secret]> {
-        if self.secret_expiry.iter().all(Option::is_none) {
+        if self.secret_expiry.is_empty() {
             return Cow::Borrowed(&self.secrets);
         }
         Cow::Owned(
@@ -111,6 +118,11 @@ impl LiveEndpoint {
                 .map(|(s, _)| s.clone())
                 .collect(),
         )
+    }
+
+    /// When `secrets[i]` stops signing; `None` = never.
+    pub fn expiry(&self, i: usize) -> Option<Millis> {
+        self.secret_expiry.get(i).copied().flatten()
     }
 
     /// Whether the config file owns this endpoint.
@@ -153,8 +165,8 @@ impl LiveEndpoint {
 /// The two sources of endpoints, kept apart so a config reload replaces only its own.
 #[derive(Debug, Default)]
 struct Sources {
-    config: HashMap<String, Arc<LiveEndpoint>>,
-    managed: HashMap<String, Arc<LiveEndpoint>>,
+    config: HashSet<Keyed>,
+    managed: HashSet<Keyed>,
 }
 
 fn warn_clash(id: &str) {
@@ -178,31 +190,24 @@ impl Registry {
     /// Replaces the config-defined endpoints (start-up and reload); API-defined ones stay.
     pub fn set_config(&self, endpoints: Vec<LiveEndpoint>) {
         let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        src.config = endpoints
-            .into_iter()
-            .map(|e| (e.config.id.clone(), Arc::new(e)))
-            .collect();
+        src.config = endpoints.into_iter().map(|e| Keyed(Arc::new(e))).collect();
         self.rebuild(&src);
     }
 
     /// Replaces every API-defined endpoint (start-up and reload, when the rules may have moved).
     pub fn set_managed(&self, endpoints: Vec<LiveEndpoint>) {
         let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        src.managed = endpoints
-            .into_iter()
-            .map(|e| (e.config.id.clone(), Arc::new(e)))
-            .collect();
+        src.managed = endpoints.into_iter().map(|e| Keyed(Arc::new(e))).collect();
         self.rebuild(&src);
     }
 
     /// Adds or replaces one API-defined endpoint: O(log n), the rest of the snapshot is shared.
     pub fn upsert_managed(&self, endpoint: LiveEndpoint) {
         let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        let id = endpoint.config.id.clone();
         let endpoint = Arc::new(endpoint);
-        src.managed.insert(id.clone(), endpoint.clone());
-        if src.config.contains_key(&id) {
-            warn_clash(&id);
+        src.managed.replace(Keyed(endpoint.clone()));
+        if src.config.contains(endpoint.config.id.as_str()) {
+            warn_clash(&endpoint.config.id);
             return;
         }
         let mut snap = Snapshot::clone(&self.snapshot.load());
@@ -213,7 +218,7 @@ impl Registry {
     /// Removes one API-defined endpoint.
     pub fn remove_managed(&self, id: &str) {
         let mut src = self.sources.lock().unwrap_or_else(|e| e.into_inner());
-        if src.managed.remove(id).is_none() || src.config.contains_key(id) {
+        if !src.managed.remove(id) || src.config.contains(id) {
             return;
         }
         let mut snap = Snapshot::clone(&self.snapshot.load());
@@ -224,14 +229,15 @@ impl Registry {
     /// Builds and swaps in a whole snapshot. On an id clash the config file wins (the API
     /// refuses such ids, but a later config edit can introduce one).
     fn rebuild(&self, src: &Sources) {
-        let managed = src.managed.iter().filter(|(id, _)| {
-            let clash = src.config.contains_key(*id);
+        let managed = src.managed.iter().filter(|e| {
+            let id = e.0.config.id.as_str();
+            let clash = src.config.contains(id);
             if clash {
                 warn_clash(id);
             }
             !clash
         });
-        let all = src.config.values().chain(managed.map(|(_, e)| e)).cloned();
+        let all = src.config.iter().chain(managed).map(|k| k.0.clone());
         self.snapshot.store(Arc::new(Snapshot::new(all)));
     }
 

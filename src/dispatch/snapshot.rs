@@ -5,40 +5,94 @@
 //! through the API costs what creating the first did, and readers holding the old snapshot are
 //! never disturbed. The fan-out index answers "who wants this event" by looking up the event's
 //! type and its prefixes, never by walking a tenant's endpoints.
+//!
+//! Memory per endpoint matters here (a gateway holds 100,000): every index is a B-tree
+//! (`OrdMap`/`OrdSet`, dense nodes) rather than a hash trie, whose sparse nodes cost ~400 bytes
+//! per key at 100,000 keys; sets of endpoints hold [`Keyed`] pointers instead of copies of the
+//! ids; a route key is one short string; and a group of one endpoint is just that pointer.
 
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use imbl::{HashMap, OrdMap};
+use imbl::{OrdMap, OrdSet};
 
 use super::registry::LiveEndpoint;
 use crate::config::EventPattern;
 
-/// Endpoints by id, in id order.
-type ById = OrdMap<String, Arc<LiveEndpoint>>;
+/// An endpoint that compares, orders and hashes as its id and lends the id as a lookup key, so
+/// a set of endpoints keyed by id holds one pointer per endpoint rather than a second copy of
+/// the id next to it.
+#[derive(Debug, Clone)]
+pub struct Keyed(pub Arc<LiveEndpoint>);
 
-/// Most endpoints a [`Group::Few`] holds before it becomes a map.
+impl Keyed {
+    fn id(&self) -> &str {
+        &self.0.config.id
+    }
+}
+
+impl Borrow<str> for Keyed {
+    fn borrow(&self) -> &str {
+        self.id()
+    }
+}
+
+impl PartialEq for Keyed {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for Keyed {}
+
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Keyed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.id().cmp(other.id())
+    }
+}
+
+/// Hashes as the id `str` does, as `Borrow<str>` requires.
+impl Hash for Keyed {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id().hash(state)
+    }
+}
+
+/// Endpoints by id, in id order.
+type IdSet = OrdSet<Keyed>;
+
+/// Most endpoints a [`Group::Few`] holds before it becomes a set.
 const FEW_MAX: usize = 16;
 
 /// The endpoints under one route or of one tenant, in id order. Most groups are small (a
-/// customer's tenant has a few endpoints, an exact event type a few subscribers), and a
-/// persistent map's smallest node costs ~0.5 KiB, so a small group is a shared slice, copied
-/// on change (at most [`FEW_MAX`] pointers); a large one is a map, changed in O(log n).
+/// customer's tenant has a few endpoints, an exact event type one or a few subscribers), and a
+/// persistent set's smallest node costs ~0.5 KiB, so one endpoint is held as itself, a few as a
+/// shared slice copied on change (at most [`FEW_MAX`] pointers), and more as a set changed in
+/// O(log n).
 #[derive(Debug, Clone)]
 enum Group {
+    One(Arc<LiveEndpoint>),
     Few(Arc<[Arc<LiveEndpoint>]>),
-    Many(ById),
-}
-
-impl Default for Group {
-    fn default() -> Self {
-        Group::Few(Arc::from(Vec::new()))
-    }
+    Many(IdSet),
 }
 
 impl Group {
     fn insert(&mut self, e: Arc<LiveEndpoint>) {
         match self {
+            Group::One(only) if only.config.id == e.config.id => *only = e,
+            Group::One(only) => {
+                let mut v = vec![only.clone(), e];
+                v.sort_by(|a, b| a.config.id.cmp(&b.config.id));
+                *self = Group::Few(Arc::from(v));
+            }
             Group::Few(list) if list.len() < FEW_MAX || find(list, &e.config.id).is_ok() => {
                 let mut v = list.to_vec();
                 match find(&v, &e.config.id) {
@@ -48,43 +102,50 @@ impl Group {
                 *list = Arc::from(v);
             }
             Group::Few(list) => {
-                let mut map: ById = list
-                    .iter()
-                    .map(|x| (x.config.id.clone(), x.clone()))
-                    .collect();
-                map.insert(e.config.id.clone(), e);
-                *self = Group::Many(map);
+                let mut set: IdSet = list.iter().cloned().map(Keyed).collect();
+                set.insert(Keyed(e));
+                *self = Group::Many(set);
             }
-            Group::Many(map) => {
-                map.insert(e.config.id.clone(), e);
+            Group::Many(set) => {
+                set.insert(Keyed(e));
             }
         }
     }
 
-    /// Removes `id`; true when the group is empty afterwards.
-    fn remove(&mut self, id: &str) -> bool {
+    /// Removes `id`; `None` when the group is empty afterwards.
+    fn without(self, id: &str) -> Option<Group> {
         match self {
-            Group::Few(list) => {
-                if let Ok(i) = find(list, id) {
+            Group::One(only) if only.config.id == id => None,
+            Group::Few(list) => match find(&list, id) {
+                Ok(i) => {
                     let mut v = list.to_vec();
                     v.remove(i);
-                    *list = Arc::from(v);
+                    match v.len() {
+                        0 => None,
+                        1 => v.pop().map(Group::One),
+                        _ => Some(Group::Few(Arc::from(v))),
+                    }
                 }
-                list.is_empty()
+                Err(_) => Some(Group::Few(list)),
+            },
+            Group::Many(mut set) => {
+                set.remove(id);
+                (!set.is_empty()).then_some(Group::Many(set))
             }
-            Group::Many(map) => {
-                map.remove(id);
-                map.is_empty()
-            }
+            other => Some(other),
         }
     }
 
     /// Members after `cursor` (all without one), in id order.
     fn after<'a>(
         &'a self,
-        cursor: Option<&str>,
+        cursor: Option<&'a str>,
     ) -> Box<dyn Iterator<Item = &'a Arc<LiveEndpoint>> + 'a> {
         match self {
+            Group::One(only) => {
+                let past = cursor.is_some_and(|c| only.config.id.as_str() <= c);
+                Box::new((!past).then_some(only).into_iter())
+            }
             Group::Few(list) => {
                 let from = cursor.map_or(0, |c| match find(list, c) {
                     Ok(i) => i + 1,
@@ -92,13 +153,7 @@ impl Group {
                 });
                 Box::new(list[from..].iter())
             }
-            Group::Many(map) => {
-                let from = match cursor {
-                    Some(c) => Bound::Excluded(c.to_string()),
-                    None => Bound::Unbounded,
-                };
-                Box::new(map.range((from, Bound::Unbounded)).map(|(_, e)| e))
-            }
+            Group::Many(set) => Box::new(range_after(set, cursor)),
         }
     }
 }
@@ -107,19 +162,45 @@ fn find(list: &[Arc<LiveEndpoint>], id: &str) -> Result<usize, usize> {
     list.binary_search_by(|x| x.config.id.as_str().cmp(id))
 }
 
-/// How a subscription is found: which tenant, and which pattern form.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct RouteKey {
-    tenant: String,
-    pattern: EventPattern,
+/// The members of `set` after `cursor`, found by a seek.
+fn range_after<'a>(
+    set: &'a IdSet,
+    cursor: Option<&'a str>,
+) -> impl Iterator<Item = &'a Arc<LiveEndpoint>> + 'a {
+    let from = cursor.map_or(Bound::Unbounded, Bound::Excluded);
+    set.range::<_, str>((from, Bound::Unbounded)).map(|k| &k.0)
+}
+
+/// Adds `e` to the group under `key`, creating it.
+fn add<K: Ord + Clone>(map: &mut OrdMap<K, Group>, key: K, e: Arc<LiveEndpoint>) {
+    match map.get_mut(&key) {
+        Some(group) => group.insert(e),
+        None => {
+            map.insert(key, Group::One(e));
+        }
+    }
+}
+
+/// Takes `id` out of the group under `key`, dropping the group once empty.
+fn take<K, Q>(map: &mut OrdMap<K, Group>, key: &Q, id: &str)
+where
+    K: Ord + Clone + Borrow<Q>,
+    Q: Ord + ?Sized,
+{
+    if let Some((k, group)) = map.remove_with_key(key) {
+        if let Some(rest) = group.without(id) {
+            map.insert(k, rest);
+        }
+    }
 }
 
 /// See the module docs.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    by_id: ById,
-    by_tenant: HashMap<String, Group>,
-    routes: HashMap<RouteKey, Group>,
+    by_id: IdSet,
+    by_tenant: OrdMap<Box<str>, Group>,
+    /// Keyed by [`route_key`]: tenant and pattern form in one string.
+    routes: OrdMap<Box<str>, Group>,
 }
 
 impl Snapshot {
@@ -134,37 +215,36 @@ impl Snapshot {
 
     /// Adds an endpoint, replacing one with its id.
     pub fn insert(&mut self, e: Arc<LiveEndpoint>) {
-        let id = e.config.id.clone();
-        self.remove(&id);
-        for key in route_keys(&e) {
-            self.routes.entry(key).or_default().insert(e.clone());
+        self.remove(&e.config.id);
+        let mut key = String::new();
+        for pattern in patterns(&e) {
+            route_key(&mut key, &e.config.tenant, pattern);
+            add(&mut self.routes, Box::from(key.as_str()), e.clone());
         }
-        self.by_tenant
-            .entry(e.config.tenant.clone())
-            .or_default()
-            .insert(e.clone());
-        self.by_id.insert(id, e);
+        add(
+            &mut self.by_tenant,
+            Box::from(e.config.tenant.as_str()),
+            e.clone(),
+        );
+        self.by_id.insert(Keyed(e));
     }
 
     /// Removes an endpoint; absent is fine.
     pub fn remove(&mut self, id: &str) {
-        let Some(old) = self.by_id.remove(id) else {
+        let Some(Keyed(old)) = self.by_id.remove(id) else {
             return;
         };
-        for key in route_keys(&old) {
-            if self.routes.get_mut(&key).is_some_and(|g| g.remove(id)) {
-                self.routes.remove(&key);
-            }
+        let mut key = String::new();
+        for pattern in patterns(&old) {
+            route_key(&mut key, &old.config.tenant, pattern);
+            take(&mut self.routes, key.as_str(), id);
         }
-        let tenant = &old.config.tenant;
-        if self.by_tenant.get_mut(tenant).is_some_and(|g| g.remove(id)) {
-            self.by_tenant.remove(tenant);
-        }
+        take(&mut self.by_tenant, old.config.tenant.as_str(), id);
     }
 
     /// One endpoint.
     pub fn get(&self, id: &str) -> Option<&Arc<LiveEndpoint>> {
-        self.by_id.get(id)
+        self.by_id.get(id).map(|k| &k.0)
     }
 
     /// How many endpoints there are.
@@ -179,7 +259,7 @@ impl Snapshot {
 
     /// Every endpoint, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<LiveEndpoint>> {
-        self.by_id.values()
+        self.by_id.iter().map(|k| &k.0)
     }
 
     /// Endpoints after `cursor` in id order, of one tenant or of all: a page costs its own
@@ -187,14 +267,10 @@ impl Snapshot {
     pub fn after<'a>(
         &'a self,
         tenant: Option<&str>,
-        cursor: Option<&str>,
+        cursor: Option<&'a str>,
     ) -> Box<dyn Iterator<Item = &'a Arc<LiveEndpoint>> + 'a> {
         let Some(t) = tenant else {
-            let from = match cursor {
-                Some(c) => Bound::Excluded(c.to_string()),
-                None => Bound::Unbounded,
-            };
-            return Box::new(self.by_id.range((from, Bound::Unbounded)).map(|(_, e)| e));
+            return Box::new(range_after(&self.by_id, cursor));
         };
         match self.by_tenant.get(t) {
             Some(g) => g.after(cursor),
@@ -207,12 +283,10 @@ impl Snapshot {
     /// the matches, not a walk over the tenant's endpoints.
     pub fn subscribers(&self, tenant: &str, event_type: &str) -> Vec<Arc<LiveEndpoint>> {
         let mut found: Vec<Arc<LiveEndpoint>> = Vec::new();
+        let mut key = String::new();
         for pattern in candidate_patterns(event_type) {
-            let key = RouteKey {
-                tenant: tenant.to_string(),
-                pattern,
-            };
-            if let Some(group) = self.routes.get(&key) {
+            route_key(&mut key, tenant, pattern);
+            if let Some(group) = self.routes.get(key.as_str()) {
                 found.extend(group.after(None).cloned());
             }
         }
@@ -222,28 +296,58 @@ impl Snapshot {
     }
 }
 
-/// Every route an endpoint is found under: one per pattern (no patterns = every event).
-fn route_keys(e: &LiveEndpoint) -> Vec<RouteKey> {
-    let key = |pattern: EventPattern| RouteKey {
-        tenant: e.config.tenant.clone(),
-        pattern,
-    };
-    if e.config.events.is_empty() {
-        return vec![key(EventPattern::All)];
+/// A pattern as the route index spells it, borrowed from an endpoint or an event type.
+#[derive(Debug, Clone, Copy)]
+enum PatternRef<'a> {
+    All,
+    Exact(&'a str),
+    Prefix(&'a str),
+}
+
+impl<'a> From<&'a EventPattern> for PatternRef<'a> {
+    fn from(p: &'a EventPattern) -> Self {
+        match p {
+            EventPattern::All => PatternRef::All,
+            EventPattern::Exact(t) => PatternRef::Exact(t),
+            EventPattern::Prefix(p) => PatternRef::Prefix(p),
+        }
     }
-    e.config.events.iter().cloned().map(key).collect()
+}
+
+/// Writes the route key of `tenant` and `pattern` into `buf`: the tenant, a NUL (which no
+/// tenant id contains), then `*`, `=type` or `>prefix.`.
+fn route_key(buf: &mut String, tenant: &str, pattern: PatternRef<'_>) {
+    buf.clear();
+    buf.push_str(tenant);
+    buf.push('\0');
+    match pattern {
+        PatternRef::All => buf.push('*'),
+        PatternRef::Exact(t) => {
+            buf.push('=');
+            buf.push_str(t);
+        }
+        PatternRef::Prefix(p) => {
+            buf.push('>');
+            buf.push_str(p);
+        }
+    }
+}
+
+/// Every pattern an endpoint is found under (no patterns = every event).
+fn patterns(e: &LiveEndpoint) -> Vec<PatternRef<'_>> {
+    if e.config.events.is_empty() {
+        return vec![PatternRef::All];
+    }
+    e.config.events.iter().map(PatternRef::from).collect()
 }
 
 /// The patterns that select `event_type`: `*`, the type itself, and `p.*` for each proper
 /// prefix `p` ending before a dot (`Prefix` needs at least one character after its dot).
-fn candidate_patterns(event_type: &str) -> Vec<EventPattern> {
-    let mut out = vec![
-        EventPattern::All,
-        EventPattern::Exact(event_type.to_string()),
-    ];
+fn candidate_patterns(event_type: &str) -> Vec<PatternRef<'_>> {
+    let mut out = vec![PatternRef::All, PatternRef::Exact(event_type)];
     for (i, _) in event_type.match_indices('.') {
         if i + 1 < event_type.len() {
-            out.push(EventPattern::Prefix(event_type[..=i].to_string()));
+            out.push(PatternRef::Prefix(&event_type[..=i]));
         }
     }
     out
@@ -347,6 +451,24 @@ mod tests {
         for i in 0..n {
             snap.remove(&format!("e{i:03}"));
         }
+        assert!(snap.subscribers("acme", "x").is_empty() && snap.is_empty());
+    }
+
+    /// A route of one endpoint holds just that endpoint; a second makes it a slice and
+    /// removing either brings it back to one, with lookups and pages right at each step.
+    #[test]
+    fn a_group_of_one_grows_and_shrinks_through_the_slice() {
+        let mut snap = Snapshot::new(vec![endpoint("b", "acme", &["x"])]);
+        assert_eq!(ids(&snap.subscribers("acme", "x")), ["b"]);
+        assert_eq!(snap.after(Some("acme"), Some("b")).count(), 0);
+        assert_eq!(snap.after(Some("acme"), Some("a")).count(), 1);
+        snap.insert(endpoint("a", "acme", &["x"]));
+        assert_eq!(ids(&snap.subscribers("acme", "x")), ["a", "b"]);
+        snap.remove("b");
+        assert_eq!(ids(&snap.subscribers("acme", "x")), ["a"]);
+        snap.insert(endpoint("a", "acme", &["x", "x"]));
+        assert_eq!(ids(&snap.subscribers("acme", "x")), ["a"], "listed once");
+        snap.remove("a");
         assert!(snap.subscribers("acme", "x").is_empty() && snap.is_empty());
     }
 

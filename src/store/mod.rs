@@ -243,8 +243,16 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a plugin's key-value entry (absent is fine). Blocking, as [`Store::kv_get`].
     fn kv_delete(&self, ns: &str, key: &str) -> Result<(), StoreError>;
 
-    /// Endpoints created through the API, secrets opened.
-    async fn managed_endpoints(&self) -> Result<Vec<ManagedEndpoint>, StoreError>;
+    /// Endpoints created through the API after `cursor` in id order, at most `limit`, secrets
+    /// opened. Paged so a gateway with 100,000 of them never holds every decoded record at
+    /// once: start-up parses a page, keeps the live endpoints and drops the records, and the
+    /// allocator reuses their memory for the next page instead of leaving holes between the
+    /// endpoints it keeps.
+    async fn managed_endpoints(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ManagedEndpoint>, StoreError>;
 
     /// One endpoint created through the API, secrets opened.
     async fn managed_endpoint(&self, id: &str) -> Result<Option<ManagedEndpoint>, StoreError>;

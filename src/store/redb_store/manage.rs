@@ -7,6 +7,7 @@
 //! entry in the same transaction as the change it records.
 
 use std::collections::HashMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
@@ -143,17 +144,31 @@ pub fn delete_managed(txn: &WriteTransaction, id: &str) -> Result<Option<u64>, S
     cancel(txn, id).map(Some)
 }
 
-/// Every managed endpoint, opened.
-pub fn read_managed(db: &Database, key: &MasterKey) -> Result<Vec<ManagedEndpoint>, StoreError> {
+/// Managed endpoints after `cursor` in id order, at most `limit`, opened.
+pub fn read_managed(
+    db: &Database,
+    key: &MasterKey,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Page<ManagedEndpoint>, StoreError> {
     let txn = db.begin_read().map_err(storage)?;
     let t = txn.open_table(MANAGED).map_err(storage)?;
-    let mut out = Vec::new();
-    for entry in t.iter().map_err(storage)? {
+    let from = match cursor {
+        Some(c) => Bound::Excluded(c),
+        None => Bound::Unbounded,
+    };
+    let mut items = Vec::new();
+    let mut next_cursor = None;
+    for entry in t.range::<&str>((from, Bound::Unbounded)).map_err(storage)? {
         let (k, v) = entry.map_err(storage)?;
+        if items.len() == limit {
+            next_cursor = items.last().map(|e: &ManagedEndpoint| e.id.clone());
+            break;
+        }
         let plain = key.open(v.value(), &managed_context(k.value()))?;
-        out.push(decode("managed_endpoints", &plain)?);
+        items.push(decode("managed_endpoints", &plain)?);
     }
-    Ok(out)
+    Ok(Page { items, next_cursor })
 }
 
 /// One managed endpoint, opened.

@@ -288,8 +288,12 @@ impl Store for RedbStore {
         rrx.blocking_recv().map_err(|_| StoreError::Closed)?
     }
 
-    async fn managed_endpoints(&self) -> Result<Vec<ManagedEndpoint>, StoreError> {
-        manage::read_managed(&self.db, &self.key)
+    async fn managed_endpoints(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ManagedEndpoint>, StoreError> {
+        manage::read_managed(&self.db, &self.key, cursor, limit)
     }
 
     async fn managed_endpoint(&self, id: &str) -> Result<Option<ManagedEndpoint>, StoreError> {
@@ -474,6 +478,45 @@ mod tests {
         let key = MasterKey::parse(&"ab".repeat(32), "test").unwrap();
         let s = RedbStore::open(dir.path(), key).unwrap();
         (dir, s)
+    }
+
+    /// Managed endpoints come back in id order a page at a time, each page ending with the
+    /// cursor of the next and the last with none, secrets opened.
+    #[tokio::test]
+    async fn managed_endpoints_page_in_id_order() {
+        let (_dir, s) = store();
+        for id in ["c", "a", "e", "b", "d"] {
+            let rec = ManagedEndpoint {
+                id: id.into(),
+                tenant: "acme".into(),
+                spec: serde_json::json!({"url": "https://r.example.com/h"}),
+                secrets: vec![SigningSecret {
+                    secret: format!("whsec_{id}"),
+                    expires_ms: None,
+                }],
+                description: None,
+                created_ms: 1,
+                updated_ms: 1,
+            };
+            let audit = AuditEntry::new("test", "endpoint.create", id, Some("acme"));
+            s.save_managed_endpoint(rec, audit).await.unwrap();
+        }
+        let mut pages = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = s.managed_endpoints(cursor.as_deref(), 2).await.unwrap();
+            let ids: Vec<String> = page.items.iter().map(|e| e.id.clone()).collect();
+            assert!(page
+                .items
+                .iter()
+                .all(|e| e.secrets[0].secret == format!("whsec_{}", e.id)));
+            pages.push(ids);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(pages, [vec!["a", "b"], vec!["c", "d"], vec!["e"]]);
     }
 
     /// A chain output is kept inline in the delivery record or in a payload row depending on
