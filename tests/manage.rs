@@ -1086,3 +1086,55 @@ async fn metrics_and_stats_report_deliveries() {
     let (s, _) = Api::new_at(&admin.base).with_key(&k).get("/metrics").await;
     assert_eq!(s, 403);
 }
+
+/// `/v1/stats` totals every endpoint but lists them a page at a time: a `limit` of 2 over three
+/// endpoints gives two rows and a cursor, the cursor the third row and no cursor, and both
+/// pages carry the same totals and count.
+#[tokio::test]
+async fn stats_pages_endpoint_rows_and_totals_them_all() {
+    let dir = TestDir::new();
+    let recv = Receiver::start().await;
+    let (_gw, admin) = start(&dir, &recv).await;
+    for id in ["ep-b", "ep-a"] {
+        let url = format!("{}/{id}", recv.base);
+        create_endpoint(
+            &admin,
+            json!({"id": id, "tenant": "ta", "url": url, "events": ["cfg.*"]}),
+        )
+        .await;
+    }
+    admin
+        .post(
+            "/v1/events",
+            &json!({"type": "cfg.x", "tenant": "ta", "data": {}}),
+        )
+        .await;
+    let mut first = json!({});
+    for _ in 0..100 {
+        first = admin.get("/v1/stats?limit=2").await.1;
+        if first["deliveries"]["succeeded"] == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ids = |v: &Value| -> Vec<String> {
+        v["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(first["deliveries"]["succeeded"], 3, "{first}");
+    assert_eq!(first["endpoint_count"], 3, "{first}");
+    assert_eq!(ids(&first), ["cfg-ep", "ep-a"], "{first}");
+    assert_eq!(first["next_cursor"], "ep-a", "{first}");
+    let (_, rest) = admin.get("/v1/stats?limit=2&cursor=ep-a").await;
+    assert_eq!(ids(&rest), ["ep-b"], "{rest}");
+    assert_eq!(rest["endpoints"][0]["deliveries"]["succeeded"], 1, "{rest}");
+    assert!(rest["next_cursor"].is_null(), "{rest}");
+    assert_eq!(rest["deliveries"]["succeeded"], 3, "{rest}");
+    let (_, whole) = admin.get("/v1/stats").await;
+    assert_eq!(ids(&whole), ["cfg-ep", "ep-a", "ep-b"], "{whole}");
+    assert!(whole["next_cursor"].is_null(), "{whole}");
+}

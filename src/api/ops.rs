@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::paging::{self, PageQuery};
 use super::ApiState;
 use crate::store::{now_ms, Counters};
 
@@ -65,9 +66,20 @@ fn counters_json(c: &Counters) -> Value {
 
 /// `GET /v1/stats`: the last 24 hours per endpoint and in total — attempt success rate,
 /// deliveries succeeded and dead, pending count and oldest pending age, disabled endpoints.
-/// A tenant-bound key sees its tenant's endpoints only.
-pub async fn stats(State(state): State<ApiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+/// A tenant-bound key sees its tenant's endpoints only. The totals cover every endpoint; the
+/// per-endpoint rows come a page at a time (`limit`, default and largest 1,000, and `cursor`),
+/// so a gateway with fewer endpoints answers whole as before, and one with 100,000 does not
+/// build a 25 MB answer.
+pub async fn stats(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
+    let limit = q
+        .limit
+        .unwrap_or(paging::MAX_LIMIT)
+        .clamp(1, paging::MAX_LIMIT);
     let snap = state.registry.snapshot();
     let counters: std::collections::HashMap<String, Counters> = state
         .store
@@ -82,14 +94,16 @@ pub async fn stats(State(state): State<ApiState>, caller: Caller) -> Result<Json
         .into_iter()
         .map(|p| (p.endpoint_id.clone(), p))
         .collect();
-    let eps = snap.after(caller.tenant.as_deref(), None);
     let mut total = Counters::default();
     let mut total_pending = 0u64;
     let mut oldest: Option<u64> = None;
     let mut approximate = false;
     let mut disabled = Vec::new();
     let mut per = Vec::new();
-    for e in eps {
+    let mut count = 0usize;
+    let mut next_cursor = None;
+    for e in snap.after(caller.tenant.as_deref(), None) {
+        count += 1;
         let id = &e.config.id;
         let c = counters.get(id).copied().unwrap_or_default();
         total.add(&c);
@@ -102,6 +116,15 @@ pub async fn stats(State(state): State<ApiState>, caller: Caller) -> Result<Json
         let active = state.registry.is_active(e);
         if !active {
             disabled.push(id.clone());
+        }
+        if q.cursor.as_deref().is_some_and(|c| id.as_str() <= c) {
+            continue;
+        }
+        if per.len() == limit {
+            if next_cursor.is_none() {
+                next_cursor = per.last().map(|v: &Value| v["id"].clone());
+            }
+            continue;
         }
         let mut v = counters_json(&c);
         v["id"] = json!(id);
@@ -118,6 +141,8 @@ pub async fn stats(State(state): State<ApiState>, caller: Caller) -> Result<Json
     v["oldest_pending_age_seconds"] = json!(oldest.map(|o| now.saturating_sub(o) / 1000));
     v["approximate"] = json!(approximate);
     v["disabled_endpoints"] = json!(disabled);
+    v["endpoint_count"] = json!(count);
     v["endpoints"] = json!(per);
+    v["next_cursor"] = json!(next_cursor);
     Ok(Json(v))
 }

@@ -5,7 +5,7 @@ use clap::Args;
 use serde_json::Value;
 
 use super::client::Api;
-use super::table::{age, cell, emit, emit_page, fields, percent, trunc, Table};
+use super::table::{age, cell, emit, emit_page, fields, next_cursor_line, percent, trunc, Table};
 use super::{ApiArgs, PageArgs};
 
 /// `hookgate audit`
@@ -22,6 +22,13 @@ pub struct AuditArgs {
 /// `hookgate stats`
 #[derive(Debug, Args)]
 pub struct StatsArgs {
+    /// Endpoint rows to show (1-1000; the server's default is 1,000). The totals always
+    /// cover every endpoint.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: Option<u32>,
+    /// Continue the endpoint rows from the `next cursor:` the previous page printed.
+    #[arg(long)]
+    pub cursor: Option<String>,
     /// Which gateway, which key, table or JSON.
     #[command(flatten)]
     pub api: ApiArgs,
@@ -38,7 +45,15 @@ pub async fn audit(args: AuditArgs) -> anyhow::Result<()> {
 
 /// Runs `hookgate stats`.
 pub async fn stats(args: StatsArgs) -> anyhow::Result<()> {
-    let v = Api::new(&args.api)?.get(&["v1", "stats"], &[]).await?;
+    let v = Api::new(&args.api)?
+        .get(
+            &["v1", "stats"],
+            &[
+                ("limit", args.limit.map(|n| n.to_string())),
+                ("cursor", args.cursor.clone()),
+            ],
+        )
+        .await?;
     emit(args.api.json, &v, stats_text);
     Ok(())
 }
@@ -129,6 +144,13 @@ fn stats_text(v: &Value) -> String {
         out.push('\n');
         out.push_str(&t.render());
     }
+    if let Some(line) = next_cursor_line(v) {
+        let total = v["endpoint_count"].as_u64().unwrap_or_default();
+        out.push_str(&format!(
+            "{} of {total} endpoints shown; {line}\n",
+            endpoints.len()
+        ));
+    }
     out
 }
 
@@ -161,6 +183,14 @@ mod tests {
         let empty = json!({"window": "24h", "success_rate": null, "disabled_endpoints": [],
             "endpoints": []});
         assert!(stats_text(&empty).contains("disabled endpoints  none\n"));
+        let mut paged = v.clone();
+        paged["endpoint_count"] = json!(2500);
+        paged["next_cursor"] = json!("billing");
+        assert!(
+            stats_text(&paged).ends_with("1 of 2500 endpoints shown; next cursor: billing\n"),
+            "{}",
+            stats_text(&paged)
+        );
     }
 
     #[test]
