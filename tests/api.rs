@@ -202,3 +202,65 @@ endpoints:
     assert_eq!(recv.got().len(), 1);
     assert_eq!(recv.got()[0].json()["id"], "default-1");
 }
+
+/// The publish answers, byte for byte: keys in sorted order, each delivery
+/// `{"endpoint_id","id"}`, and the batch's `duplicate` flag between `deliveries` and `id`.
+#[tokio::test]
+async fn publish_answers_keep_their_exact_bytes() {
+    let recv = Receiver::start().await;
+    let t = TestDir::new();
+    let yaml = base_config(&format!(
+        r#"auth:
+  api_keys:
+    - {{ name: publisher, key: "{PUB}", scopes: [events:publish, events:read] }}
+endpoints:
+  - id: a
+    url: "{{{{RECV}}}}/a"
+  - id: b
+    url: "{{{{RECV}}}}/b"
+"#
+    ));
+    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    let api = Api::new(&gw).with_key(PUB);
+    let post = |path: &str, body: serde_json::Value| {
+        api.http
+            .post(format!("{}{path}", api.base))
+            .bearer_auth(PUB)
+            .json(&body)
+            .send()
+    };
+    let one = post(
+        "/v1/events",
+        json!({"type": "a.b", "id": "exact-1", "data": {}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(one.status(), 202);
+    let text = one.text().await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let del =
+        |v: &serde_json::Value, i: usize| v["deliveries"][i]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        text,
+        format!(
+            r#"{{"deliveries":[{{"endpoint_id":"a","id":"{}"}},{{"endpoint_id":"b","id":"{}"}}],"id":"exact-1"}}"#,
+            del(&v, 0),
+            del(&v, 1)
+        )
+    );
+    let batch = post(
+        "/v1/events/batch",
+        json!({"events": [{"type": "a.b", "id": "exact-1", "data": {}}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(batch.status(), 202);
+    assert_eq!(
+        batch.text().await.unwrap(),
+        format!(
+            r#"{{"events":[{{"deliveries":[{{"endpoint_id":"a","id":"{}"}},{{"endpoint_id":"b","id":"{}"}}],"duplicate":true,"id":"exact-1"}}]}}"#,
+            del(&v, 0),
+            del(&v, 1)
+        )
+    );
+}

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -159,12 +159,43 @@ fn build(
     Ok(NewEvent::new(event, deliveries))
 }
 
-fn deliveries_json(list: &[DeliveryRef]) -> Value {
-    Value::Array(
-        list.iter()
-            .map(|d| json!({"id": d.id, "endpoint_id": d.endpoint_id}))
-            .collect(),
-    )
+/// One event as publish answers it, serialized straight from the store's refs. Building a
+/// `serde_json::Value` per delivery cost ~700 bytes each: 140 MB of heap for the 6 MB answer
+/// to an event fanned out to 100,000 endpoints (heaptrack). Fields in the order the `json!`
+/// maps printed them (sorted), so the bytes are what they were.
+#[derive(Serialize)]
+struct Published<'a> {
+    deliveries: Refs<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate: Option<bool>,
+    id: &'a str,
+}
+
+impl<'a> Published<'a> {
+    fn new(e: &'a NewEvent, duplicate: Option<bool>) -> Self {
+        Published {
+            deliveries: Refs(&e.deliveries),
+            duplicate,
+            id: &e.event.id,
+        }
+    }
+}
+
+/// An event's deliveries as `[{"endpoint_id", "id"}, …]`.
+struct Refs<'a>(&'a [DeliveryRef]);
+
+impl Serialize for Refs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Ref<'a> {
+            endpoint_id: &'a str,
+            id: &'a str,
+        }
+        s.collect_seq(self.0.iter().map(|d| Ref {
+            endpoint_id: &d.endpoint_id,
+            id: &d.id,
+        }))
+    }
 }
 
 /// Wakes the scheduler for every delivery that was just made durable.
@@ -197,11 +228,7 @@ pub async fn publish(
         Some(Ingested::Duplicate(e)) => (StatusCode::OK, e),
         None => return Err(ApiError::from(crate::store::StoreError::Closed)),
     };
-    Ok((
-        status,
-        Json(json!({"id": ev.event.id, "deliveries": deliveries_json(&ev.deliveries)})),
-    )
-        .into_response())
+    Ok((status, Json(Published::new(&ev, None))).into_response())
 }
 
 /// `POST /v1/events/batch`: all or nothing.
@@ -240,14 +267,19 @@ pub async fn publish_batch(
     }
     let results = state.store.ingest(records).await?;
     announce(&state, &results);
-    let events: Vec<Value> = results
+    let events: Vec<Published<'_>> = results
         .iter()
         .map(|r| match r {
-            Ingested::Created(e) => json!({"id": e.event.id, "duplicate": false, "deliveries": deliveries_json(&e.deliveries)}),
-            Ingested::Duplicate(e) => json!({"id": e.event.id, "duplicate": true, "deliveries": deliveries_json(&e.deliveries)}),
+            Ingested::Created(e) => Published::new(e, Some(false)),
+            Ingested::Duplicate(e) => Published::new(e, Some(true)),
         })
         .collect();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "events": events }))).into_response())
+    /// The batch answer, typed for the same reason as [`Published`].
+    #[derive(Serialize)]
+    struct Batch<'a> {
+        events: Vec<Published<'a>>,
+    }
+    Ok((StatusCode::ACCEPTED, Json(Batch { events })).into_response())
 }
 
 /// The event `id` if the caller may see it; 404 otherwise (also for other tenants' ids).
