@@ -12,10 +12,13 @@ const PUB: &str = "hg_test_publisher_key_0123456789";
 const READ: &str = "hg_test_reader_key_0123456789";
 const ACME: &str = "hg_test_acme_key_0123456789";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_is_refused_clearly_and_stores_nothing() {
-    let recv = Receiver::start().await;
-    let t = TestDir::new();
+/// A gateway with the three keys (publisher, reader, tenant `acme`) and one endpoint per id,
+/// each on the receiver's `/ID`.
+fn gateway(t: &TestDir, recv: &Receiver, endpoints: &[&str]) -> Gateway {
+    let endpoints: String = endpoints
+        .iter()
+        .map(|id| format!("  - id: {id}\n    url: \"{{{{RECV}}}}/{id}\"\n"))
+        .collect();
     let yaml = base_config(&format!(
         r#"auth:
   api_keys:
@@ -23,11 +26,16 @@ async fn bad_input_is_refused_clearly_and_stores_nothing() {
     - {{ name: reader, key: "{READ}", scopes: [events:read] }}
     - {{ name: acme, key: "{ACME}", scopes: [events:publish, events:read], tenant: acme }}
 endpoints:
-  - id: a
-    url: "{{{{RECV}}}}/a"
-"#
+{endpoints}"#
     ));
-    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    Gateway::start(&t.write_config(&yaml, &recv.base))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_clearly_and_stores_nothing() {
+    let recv = Receiver::start().await;
+    let t = TestDir::new();
+    let gw = gateway(&t, &recv, &["a"]);
     let api = Api::new(&gw).with_key(PUB);
     let big = "x".repeat(300 * 1024);
     // (name, body, content type, expected status, expected code)
@@ -209,18 +217,7 @@ endpoints:
 async fn publish_answers_keep_their_exact_bytes() {
     let recv = Receiver::start().await;
     let t = TestDir::new();
-    let yaml = base_config(&format!(
-        r#"auth:
-  api_keys:
-    - {{ name: publisher, key: "{PUB}", scopes: [events:publish, events:read] }}
-endpoints:
-  - id: a
-    url: "{{{{RECV}}}}/a"
-  - id: b
-    url: "{{{{RECV}}}}/b"
-"#
-    ));
-    let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
+    let gw = gateway(&t, &recv, &["a", "b"]);
     let api = Api::new(&gw).with_key(PUB);
     let post = |path: &str, body: serde_json::Value| {
         api.http

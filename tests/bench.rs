@@ -3,36 +3,43 @@
 
 use std::process::Command;
 
-#[test]
-fn every_scenario_runs_and_reports() {
+/// Runs `hookgate bench ARGS --out FILE` in a fresh directory, fails the test if it fails, and
+/// gives its stdout and the JSON it wrote.
+fn bench(args: &[&str]) -> (String, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bench.json");
     let run = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args([
-            "bench",
-            "--seconds",
-            "0.3",
-            "--rate",
-            "200",
-            "--endpoints",
-            "3",
-            "--concurrency",
-            "8",
-            "--backlog",
-            "2000",
-            "--out",
-        ])
+        .arg("bench")
+        .args(args)
+        .arg("--out")
         .arg(&out)
         .current_dir(dir.path())
         .output()
         .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
     assert!(
         run.status.success(),
-        "bench failed:\n{}\n{}",
-        String::from_utf8_lossy(&run.stdout),
+        "bench failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let v = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    (stdout, v)
+}
+
+#[test]
+fn every_scenario_runs_and_reports() {
+    let (_, v) = bench(&[
+        "--seconds",
+        "0.3",
+        "--rate",
+        "200",
+        "--endpoints",
+        "3",
+        "--concurrency",
+        "8",
+        "--backlog",
+        "2000",
+    ]);
     let rows = v["results"].as_array().unwrap();
     let names: Vec<&str> = rows
         .iter()
@@ -73,29 +80,17 @@ fn every_scenario_runs_and_reports() {
 
 #[test]
 fn repeated_rounds_are_all_kept_and_summarised() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("bench.json");
-    let run = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args([
-            "bench",
-            "ingest",
-            "e2e",
-            "--repeat",
-            "2",
-            "--seconds",
-            "0.2",
-            "--concurrency",
-            "4",
-            "--out",
-        ])
-        .arg(&out)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "bench failed:\n{stdout}");
+    let (stdout, v) = bench(&[
+        "ingest",
+        "e2e",
+        "--repeat",
+        "2",
+        "--seconds",
+        "0.2",
+        "--concurrency",
+        "4",
+    ]);
     assert!(stdout.contains("medians over 2 rounds"), "{stdout}");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let rows: Vec<(String, u64)> = v["results"]
         .as_array()
         .unwrap()
@@ -123,25 +118,13 @@ fn repeated_rounds_are_all_kept_and_summarised() {
 /// fan-out, and every delivery arrives.
 #[test]
 fn the_endpoints_scenario_runs_each_count_and_fan_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("bench.json");
-    let run = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args([
-            "bench",
-            "endpoints",
-            "--endpoint-counts",
-            "1,5",
-            "--deliveries",
-            "20",
-            "--out",
-        ])
-        .arg(&out)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(run.status.success(), "bench failed:\n{stdout}");
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let (_, v) = bench(&[
+        "endpoints",
+        "--endpoint-counts",
+        "1,5",
+        "--deliveries",
+        "20",
+    ]);
     let rows: Vec<(u64, String, bool)> = v["results"]
         .as_array()
         .unwrap()

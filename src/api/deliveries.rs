@@ -149,7 +149,7 @@ pub async fn list_for_event(
     Params(q): Params<paging::PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let ev = super::events::find(&state, &caller, &id).await?;
-    let limit = paging::limit(q.limit.or(Some(paging::MAX_LIMIT)));
+    let limit = paging::limit_or_largest(q.limit);
     let page = state
         .store
         .event_deliveries(&ev.id, q.cursor.as_deref(), limit)

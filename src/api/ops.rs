@@ -76,10 +76,7 @@ pub async fn stats(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let now = now_ms();
-    let limit = q
-        .limit
-        .unwrap_or(paging::MAX_LIMIT)
-        .clamp(1, paging::MAX_LIMIT);
+    let limit = paging::limit_or_largest(q.limit);
     let snap = state.registry.snapshot();
     let counters: std::collections::HashMap<String, Counters> = state
         .store

@@ -32,6 +32,13 @@ pub fn limit(requested: Option<usize>) -> usize {
     requested.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
 }
 
+/// The page size for a listing whose default is its largest page, so that a small answer
+/// (an event's deliveries, the per-endpoint rows of `/v1/stats`) comes back whole as it did
+/// before it was paged.
+pub fn limit_or_largest(requested: Option<usize>) -> usize {
+    limit(requested.or(Some(MAX_LIMIT)))
+}
+
 /// The shape of every listing: `{"data": [...], "next_cursor": ...}`.
 pub fn list_json(data: Vec<Value>, next_cursor: Option<String>) -> Json<Value> {
     Json(json!({"data": data, "next_cursor": next_cursor}))
