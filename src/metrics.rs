@@ -40,8 +40,10 @@ pub struct Metrics {
     pub retries: Counter,
     /// Attempts in flight now.
     pub in_flight: Gauge,
-    /// Pending deliveries (set when scraped).
+    /// Pending deliveries (set when scraped; the last known value while the store is down).
     pub queue_depth: Gauge,
+    /// 1 while the store can commit, 0 from a failed commit until it has recovered.
+    pub store_writable: Gauge,
     /// Seconds from request to response (or failure) of each attempt.
     pub attempt_seconds: Histogram,
     /// Seconds spent running an endpoint's plugin chain.
@@ -72,6 +74,7 @@ impl Metrics {
             retries: Counter::default(),
             in_flight: Gauge::default(),
             queue_depth: Gauge::default(),
+            store_writable: Gauge::default(),
             attempt_seconds: Histogram::new(latency_buckets()),
             plugin_seconds: Histogram::new(plugin_buckets()),
             http_connections_open: Gauge::default(),
@@ -100,6 +103,11 @@ impl Metrics {
             m.in_flight.clone(),
         );
         registry.register("queue_depth", "Pending deliveries", m.queue_depth.clone());
+        registry.register(
+            "store_writable",
+            "1 while the store can commit, 0 while it is recovering (e.g. a full disk)",
+            m.store_writable.clone(),
+        );
         registry.register(
             "attempt_duration_seconds",
             "Attempt latency",
@@ -181,6 +189,7 @@ mod tests {
             "hookgate_retries_total",
             "hookgate_attempts_in_flight",
             "hookgate_queue_depth",
+            "hookgate_store_writable",
             "hookgate_attempt_duration_seconds_bucket",
             "hookgate_plugin_duration_seconds_count",
         ] {

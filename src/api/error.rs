@@ -18,6 +18,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human explanation naming the field or value at fault.
     pub detail: String,
+    /// Seconds for a `Retry-After` header, when waiting is the cure.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -27,7 +29,14 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            retry_after: None,
         }
+    }
+
+    /// Adds `Retry-After: secs`.
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// 400 with a code.
@@ -49,14 +58,24 @@ impl ApiError {
     }
 }
 
+/// `Retry-After` of a 503 `store_unavailable`: a redb reopen takes well under a second once
+/// the cause is gone; a client retrying sooner would only be refused again.
+const STORE_RETRY_AFTER_S: u32 = 1;
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store failure answering a request");
+        if e.is_transient() {
+            // Expected while a disk is full; the store logs the cause once, not per request.
+            tracing::debug!(error = %e, "store unavailable answering a request");
+        } else {
+            tracing::error!(error = %e, "store failure answering a request");
+        }
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unavailable",
             "the event store is unavailable; nothing was accepted, retry later",
         )
+        .retry_after(STORE_RETRY_AFTER_S)
     }
 }
 
@@ -69,11 +88,15 @@ impl IntoResponse for ApiError {
             "detail": self.detail,
             "code": self.code,
         });
-        (
+        let mut resp = (
             self.status,
             [(header::CONTENT_TYPE, "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        resp
     }
 }

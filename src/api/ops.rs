@@ -25,15 +25,22 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: 200 once serving, 503 while starting or shutting down.
+/// `GET /readyz`: 200 once serving, 503 while starting or shutting down, and while the store
+/// cannot commit (a full disk: publishes would only be refused), so a load balancer sends
+/// traffic elsewhere until the store has recovered by itself.
 pub async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<Value>) {
-    if state.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, Json(json!({"status": "ready"})))
-    } else {
+    let unready = |status: &str| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "starting or stopping"})),
+            Json(json!({"status": status})),
         )
+    };
+    if !state.ready.load(Ordering::Relaxed) {
+        unready("starting or stopping")
+    } else if !state.store.is_writable() {
+        unready("store unavailable")
+    } else {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
     }
 }
 
@@ -45,7 +52,12 @@ pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let m = crate::metrics::global();
-    m.queue_depth.set(state.store.pending_count().await? as i64);
+    m.store_writable.set(state.store.is_writable() as i64);
+    // While the store is down the scrape still answers, with the last known depth: an outage
+    // is exactly when the other numbers matter.
+    if let Ok(depth) = state.store.pending_count().await {
+        m.queue_depth.set(depth as i64);
+    }
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -388,7 +388,7 @@ pub fn table() -> Vec<(RouteRule, MethodRouter<ApiState>)> {
                 Public,
                 200,
                 op,
-                "Readiness (503 while starting or stopping)",
+                "Readiness (503 while starting, stopping or the store cannot commit)",
             ),
             get(ops::readyz),
         ),

@@ -26,9 +26,14 @@ use crate::store::{
     EndpointState, Millis, StoredPayload,
 };
 
-/// How long to wait before trying again when recording an outcome failed (disk trouble): the
-/// delivery is still pending in the store, so it will be attempted again — at-least-once.
+/// How long to wait before attempting again when the store refused an outcome for good (not a
+/// transient failure): the delivery is still pending in the store, so it will be attempted
+/// again — at-least-once.
 const RECORD_FAILURE_BACKOFF_MS: Millis = 1_000;
+/// First pause before offering an outcome again to a store that is unavailable for now.
+const RECORD_RETRY_MIN: std::time::Duration = std::time::Duration::from_millis(100);
+/// Longest pause between such offers.
+const RECORD_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the scheduler learns when an attempt is over.
 #[derive(Debug)]
@@ -347,13 +352,28 @@ impl Settled {
     }
 }
 
-/// Records an outcome and tells the scheduler what became of the delivery.
+/// Records an outcome and tells the scheduler what became of the delivery. While the store is
+/// unavailable (a full disk, a reopen) the same outcome is offered again until it is taken, so
+/// an attempt the receiver already got is recorded once the store is back rather than sent
+/// again; meanwhile the delivery keeps its in-flight slot, so no new attempt starts whose
+/// outcome could not be kept either.
 async fn record(shared: &Shared, outcome: AttemptOutcome) -> Completion {
     count(&outcome);
     let endpoint_id = outcome.delivery.endpoint_id.clone();
     let delivery_id = outcome.delivery.id.clone();
     let next = outcome.next_attempt_ms;
-    match shared.store.record(vec![outcome]).await {
+    let mut pause = RECORD_RETRY_MIN;
+    let result = loop {
+        match shared.store.record(vec![outcome.clone()]).await {
+            Err(e) if e.is_transient() => {
+                tracing::warn!(%delivery_id, error = %e, retry_in_ms = pause.as_millis() as u64, "cannot record attempt yet; will offer it again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RECORD_RETRY_MAX);
+            }
+            other => break other,
+        }
+    };
+    match result {
         Ok(mut rec) => {
             let rec = rec.pop().unwrap_or_default();
             Completion {

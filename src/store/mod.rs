@@ -24,21 +24,31 @@ pub use seal::{MasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE};
 
 use async_trait::async_trait;
 
-/// Errors at the store boundary. Storage failures are not recoverable by the caller; they are
-/// reported (HTTP 503, logged) and the operation is not acknowledged.
+/// A backend's own error, kept whole as the cause of a [`StoreError`] so logs show the chain
+/// and callers never need the backend's types.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Errors at the store boundary. None of them is acknowledged to anyone: a publish that gets
+/// one was not accepted, an outcome that gets one was not recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database file could not be opened or created.
+    /// The database could not be opened or created.
     #[error("cannot open database {path}: {source}")]
     Open {
-        /// Path of the database file.
+        /// Path (or address) of the database.
         path: String,
-        /// What redb said.
-        source: redb::DatabaseError,
+        /// What the backend said.
+        source: BackendError,
     },
-    /// A read or write failed inside redb.
+    /// The store cannot read or commit right now (disk full, an I/O failure, the server gone).
+    /// Nothing was changed; the store recovers by itself (redb: it reopens the file), so the
+    /// caller retries later: the API answers 503 `store_unavailable` with `Retry-After`, an
+    /// attempt's outcome is recorded again until it sticks.
+    #[error("store unavailable: {0}")]
+    Unavailable(BackendError),
+    /// Any other backend failure (a bug or a misuse, not cured by waiting).
     #[error("storage error: {0}")]
-    Storage(String),
+    Storage(BackendError),
     /// A stored record could not be decoded (corruption or an incompatible downgrade).
     #[error("corrupt record in {table}: {detail}")]
     Corrupt {
@@ -50,6 +60,13 @@ pub enum StoreError {
     /// The writer thread is gone (shutdown already completed).
     #[error("store is closed")]
     Closed,
+}
+
+impl StoreError {
+    /// Whether waiting can cure it: the store said it is unavailable for now.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 /// Bytes a plugin's key-value namespace may hold (keys and values together).
@@ -331,6 +348,11 @@ pub trait Store: Send + Sync + 'static {
         endpoint_id: &str,
         generate: &(dyn Fn() -> String + Send + Sync),
     ) -> Result<String, StoreError>;
+
+    /// Whether the store can commit now. False from a failed commit (disk full, I/O error)
+    /// until the store has recovered by itself; `/readyz` answers 503 meanwhile, so a load
+    /// balancer sends publishes to a node that can accept them. Cheap: no I/O.
+    fn is_writable(&self) -> bool;
 
     /// Commits what is queued and stops the writer, at the end of shutdown once nothing writes
     /// any more. Explicit so the store closes when `app` says, not when the last `Arc` happens to

@@ -32,9 +32,9 @@ impl std::fmt::Debug for MasterKey {
 }
 
 fn bad_key(what: &str) -> StoreError {
-    StoreError::Storage(format!(
-        "{what}: the master key must be 32 bytes, base64 or hex encoded"
-    ))
+    StoreError::Storage(
+        format!("{what}: the master key must be 32 bytes, base64 or hex encoded").into(),
+    )
 }
 
 impl MasterKey {
@@ -57,7 +57,7 @@ impl MasterKey {
             return Self::parse(&v, MASTER_KEY_ENV);
         }
         let path = dir.join(MASTER_KEY_FILE);
-        let io = |e: std::io::Error| StoreError::Storage(format!("{}: {e}", path.display()));
+        let io = |e: std::io::Error| StoreError::Storage(format!("{}: {e}", path.display()).into());
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::parse(&text, &path.display().to_string()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -13,27 +13,32 @@ use std::sync::Arc;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::codec;
+use super::handle::DbHandle;
 use super::tables::*;
 use super::writer::cancel;
 use super::LIST_SCAN_CAP;
 use crate::store::*;
 
-/// Runs `f` in its own durable write transaction on a blocking thread.
-pub async fn write<T, F>(db: &Arc<Database>, f: F) -> Result<T, StoreError>
+/// Runs `f` in its own durable write transaction on a blocking thread. A failure that waiting
+/// cures marks `handle` broken (see [`DbHandle::watch`]).
+pub async fn write<T, F>(handle: &Arc<DbHandle>, f: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
 {
-    let db = db.clone();
+    let handle = handle.clone();
     tokio::task::spawn_blocking(move || {
-        let mut txn = db.begin_write().map_err(storage)?;
-        txn.set_durability(Durability::Immediate).map_err(storage)?;
-        let out = f(&txn)?;
-        txn.commit().map_err(storage)?;
-        Ok(out)
+        let result = (|| {
+            let mut txn = handle.get()?.begin_write().map_err(storage)?;
+            txn.set_durability(Durability::Immediate).map_err(storage)?;
+            let out = f(&txn)?;
+            txn.commit().map_err(storage)?;
+            Ok(out)
+        })();
+        handle.watch(result)
     })
     .await
-    .map_err(storage)?
+    .map_err(internal)?
 }
 
 /// Appends an audit entry inside `txn`.

@@ -6,6 +6,7 @@
 
 pub mod codec;
 mod due;
+mod handle;
 mod manage;
 mod tables;
 mod writer;
@@ -14,9 +15,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable};
 use tokio::sync::{mpsc, oneshot};
 
+use handle::DbHandle;
 use tables::*;
 use writer::WriteOp;
 
@@ -26,14 +28,10 @@ use crate::store::*;
 const WRITE_QUEUE: usize = 8192;
 /// A status-filtered listing looks at no more than this many rows per page.
 const LIST_SCAN_CAP: usize = 10_000;
-/// redb page cache. Measured with `hookgate bench`: 64 MiB put peak RSS at 162 MiB while a
-/// backlog drained, 16 MiB at 35 MiB, with drain and e2e rates unchanged (the hot pages are
-/// the tails of the due index and the newest records).
-const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The redb-backed [`Store`].
 pub struct RedbStore {
-    db: Arc<Database>,
+    db: Arc<DbHandle>,
     tx: mpsc::Sender<WriteOp>,
     key: MasterKey,
     /// Joined by [`Store::close`] (or, failing that, on drop) so the database is released, and
@@ -60,16 +58,11 @@ impl RedbStore {
     /// secrets at rest.
     pub fn open(dir: &Path, key: MasterKey) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Storage(format!("cannot create data dir {}: {e}", dir.display()))
+            StoreError::Storage(format!("cannot create data dir {}: {e}", dir.display()).into())
         })?;
         let path = dir.join("hookgate.redb");
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let handle = DbHandle::open(&path)?;
+        let db = handle.get()?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(EVENTS).map_err(storage)?;
         txn.open_table(DELIVERIES).map_err(storage)?;
@@ -88,13 +81,14 @@ impl RedbStore {
         txn.open_table(EVENTS_BY_TIME).map_err(storage)?;
         txn.open_table(COUNTERS).map_err(storage)?;
         txn.commit().map_err(storage)?;
-        let db = Arc::new(db);
+        drop(db);
+        let db = Arc::new(handle);
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let wdb = db.clone();
         let writer = std::thread::Builder::new()
             .name("hookgate-store-writer".into())
             .spawn(move || writer::run(wdb, rx))
-            .map_err(storage)?;
+            .map_err(internal)?;
         Ok(Self {
             db,
             tx,
@@ -116,13 +110,29 @@ impl RedbStore {
     }
 
     fn read(&self) -> Result<redb::ReadTransaction, StoreError> {
-        self.db.begin_read().map_err(storage)
+        self.db.get()?.begin_read().map_err(storage)
+    }
+
+    /// A management write in its own transaction ([`manage::write`]); when it finds the file
+    /// broken, the writer thread is woken to reopen it even if no other write is coming.
+    async fn manage<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&redb::WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let result = manage::write(&self.db, f).await;
+        if self.db.is_broken() {
+            let _ = self.tx.try_send(WriteOp::Reopen);
+        }
+        result
     }
 }
 
 #[async_trait]
 impl Store for RedbStore {
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Ingested>, StoreError> {
+        // Refused at once while broken, rather than queued behind a file being reopened.
+        self.db.get()?;
         self.send(|r| WriteOp::Ingest(events, r)).await
     }
 
@@ -293,11 +303,11 @@ impl Store for RedbStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<ManagedEndpoint>, StoreError> {
-        manage::read_managed(&self.db, &self.key, cursor, limit)
+        manage::read_managed(&*self.db.get()?, &self.key, cursor, limit)
     }
 
     async fn managed_endpoint(&self, id: &str) -> Result<Option<ManagedEndpoint>, StoreError> {
-        manage::read_managed_one(&self.db, &self.key, id)
+        manage::read_managed_one(&*self.db.get()?, &self.key, id)
     }
 
     async fn save_managed_endpoint(
@@ -306,7 +316,7 @@ impl Store for RedbStore {
         audit: AuditEntry,
     ) -> Result<(), StoreError> {
         let key = self.key.clone();
-        manage::write(&self.db, move |txn| {
+        self.manage(move |txn| {
             manage::put_managed(txn, &key, &endpoint)?;
             manage::audit(txn, &audit)
         })
@@ -319,7 +329,7 @@ impl Store for RedbStore {
         audit: AuditEntry,
     ) -> Result<Option<u64>, StoreError> {
         let id = id.to_string();
-        manage::write(&self.db, move |txn| {
+        self.manage(move |txn| {
             let n = manage::delete_managed(txn, &id)?;
             if n.is_some() {
                 manage::audit(txn, &audit)?;
@@ -330,11 +340,11 @@ impl Store for RedbStore {
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        manage::read_keys(&self.db)
+        manage::read_keys(&*self.db.get()?)
     }
 
     async fn save_api_key(&self, key: ApiKeyRecord, audit: AuditEntry) -> Result<(), StoreError> {
-        manage::write(&self.db, move |txn| {
+        self.manage(move |txn| {
             txn.open_table(API_KEYS)
                 .map_err(storage)?
                 .insert(key.id.as_str(), encode(&key).as_slice())
@@ -346,7 +356,7 @@ impl Store for RedbStore {
 
     async fn delete_api_key(&self, id: &str, audit: AuditEntry) -> Result<bool, StoreError> {
         let id = id.to_string();
-        manage::write(&self.db, move |txn| {
+        self.manage(move |txn| {
             let existed = txn
                 .open_table(API_KEYS)
                 .map_err(storage)?
@@ -362,7 +372,7 @@ impl Store for RedbStore {
     }
 
     async fn append_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
-        manage::write(&self.db, move |txn| manage::audit(txn, &entry)).await
+        self.manage(move |txn| manage::audit(txn, &entry)).await
     }
 
     async fn audit_log(
@@ -370,7 +380,7 @@ impl Store for RedbStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<AuditEntry>, StoreError> {
-        manage::read_audit(&self.db, cursor, limit)
+        manage::read_audit(&*self.db.get()?, cursor, limit)
     }
 
     async fn requeue(
@@ -379,7 +389,7 @@ impl Store for RedbStore {
         audit: AuditEntry,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
         let id = delivery_id.to_string();
-        manage::write(&self.db, move |txn| {
+        self.manage(move |txn| {
             let d = manage::requeue_one(txn, &id, now_ms())?;
             if d.is_some() {
                 manage::audit(txn, &audit)?;
@@ -396,7 +406,7 @@ impl Store for RedbStore {
         mut audit: AuditEntry,
     ) -> Result<u64, StoreError> {
         let ep = endpoint_id.to_string();
-        manage::write(&self.db, move |txn| {
+        self.manage(move |txn| {
             let n = manage::recover(txn, &ep, since_ms, now_ms())?;
             audit.after = Some(serde_json::json!({ "since_ms": since_ms, "requeued": n }));
             manage::audit(txn, &audit)?;
@@ -411,11 +421,11 @@ impl Store for RedbStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<EventRecord>, StoreError> {
-        manage::read_events(&self.db, filter, cursor, limit)
+        manage::read_events(&*self.db.get()?, filter, cursor, limit)
     }
 
     async fn counters(&self, since_ms: Millis) -> Result<Vec<(String, Counters)>, StoreError> {
-        manage::read_counters(&self.db, since_ms)
+        manage::read_counters(&*self.db.get()?, since_ms)
     }
 
     async fn pending_count(&self) -> Result<u64, StoreError> {
@@ -426,7 +436,7 @@ impl Store for RedbStore {
     }
 
     async fn pending_summary(&self, scan_cap: usize) -> Result<Vec<PendingSummary>, StoreError> {
-        manage::read_pending(&self.db, scan_cap)
+        manage::read_pending(&*self.db.get()?, scan_cap)
     }
 
     async fn generated_secret(
@@ -454,6 +464,10 @@ impl Store for RedbStore {
             table: "endpoint_secrets",
             detail: e.to_string(),
         })
+    }
+
+    fn is_writable(&self) -> bool {
+        !self.db.is_broken()
     }
 
     async fn close(&self) {
@@ -606,7 +620,7 @@ mod tests {
             "status":"pending","attempts":0,"created_ms":5,"updated_ms":5,"next_attempt_ms":5,
             "due_key_ms":5}"#;
         {
-            let txn = s.db.begin_write().unwrap();
+            let txn = s.db.get().unwrap().begin_write().unwrap();
             txn.open_table(EVENTS)
                 .unwrap()
                 .insert("evt_old", &event[..])
@@ -648,7 +662,7 @@ mod tests {
             reason: None,
         };
         s.record(vec![outcome]).await.unwrap();
-        let txn = s.db.begin_read().unwrap();
+        let txn = s.db.get().unwrap().begin_read().unwrap();
         let row = txn
             .open_table(DELIVERIES)
             .unwrap()

@@ -61,9 +61,22 @@ pub fn secret_context(endpoint_id: &str) -> String {
 /// An id sorting after every delivery id (they are ASCII alphanumerics and `_`).
 pub const ID_MAX: &str = "\u{7f}";
 
-/// Maps any redb error into the store's error.
-pub fn storage(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Storage(e.to_string())
+/// Maps any redb error into the store's error, keeping it as the cause. I/O failures (and
+/// the latched "previous I/O error" that follows one, and a database closed under a reader by a
+/// reopen) are [`StoreError::Unavailable`]: they pass once the file is reopened.
+pub fn storage(e: impl Into<redb::Error>) -> StoreError {
+    match e.into() {
+        redb::Error::Io(io) => StoreError::Unavailable(Box::new(io)),
+        e @ (redb::Error::PreviousIo | redb::Error::DatabaseClosed) => {
+            StoreError::Unavailable(Box::new(e))
+        }
+        e => StoreError::Storage(Box::new(e)),
+    }
+}
+
+/// A failure outside redb (a thread that could not start, a blocking task that panicked).
+pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Storage(Box::new(e))
 }
 
 /// Encodes a record.

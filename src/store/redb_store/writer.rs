@@ -9,16 +9,23 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use redb::{Durability, ReadableTable, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec;
+use super::handle::DbHandle;
 use super::tables::*;
 use crate::store::*;
 
 /// Upper bound on operations folded into one commit, so one commit stays a few milliseconds.
 pub const MAX_OPS_PER_COMMIT: usize = 512;
+/// First pause between attempts to reopen a broken database; it doubles up to
+/// [`REOPEN_PAUSE_MAX`], so a disk that stays full costs a few opens a second, not a busy loop.
+const REOPEN_PAUSE_MIN: Duration = Duration::from_millis(50);
+/// Longest pause between reopen attempts: how long service may lag behind freed space.
+const REOPEN_PAUSE_MAX: Duration = Duration::from_millis(800);
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -43,8 +50,38 @@ pub enum WriteOp {
     ),
     /// Delete a plugin kv entry.
     KvDelete(String, String, Reply<()>),
+    /// A write outside this thread found the database broken: start reopening it.
+    Reopen,
     /// Commit what is queued, then stop, releasing the database so it can close cleanly.
     Shutdown,
+}
+
+/// Why a whole batch failed, copied into every caller's error.
+struct Failure {
+    transient: bool,
+    message: String,
+}
+
+impl Failure {
+    fn of(e: &StoreError) -> Self {
+        Failure {
+            transient: e.is_transient(),
+            message: e.to_string(),
+        }
+    }
+
+    fn error(&self) -> StoreError {
+        let cause = self.message.clone().into();
+        if self.transient {
+            StoreError::Unavailable(cause)
+        } else {
+            StoreError::Storage(cause)
+        }
+    }
+
+    fn reply<T>(&self) -> Result<T, StoreError> {
+        Err(self.error())
+    }
 }
 
 /// A computed answer, held until the commit succeeds.
@@ -75,30 +112,30 @@ impl Answer {
         }
     }
 
-    fn fail(self, msg: &str) {
+    fn fail(self, f: &Failure) {
         match self {
-            Answer::Ingest(r, _) => drop(r.send(err(msg))),
-            Answer::Record(r, _) => drop(r.send(err(msg))),
-            Answer::Cancel(r, _) => drop(r.send(err(msg))),
-            Answer::PutState(r) => drop(r.send(err(msg))),
-            Answer::Secret(r, _) => drop(r.send(err(msg))),
-            Answer::KvSet(r, _) => {
-                drop(r.send(Err(KvError::Store(StoreError::Storage(msg.to_string())))))
-            }
-            Answer::KvDelete(r) => drop(r.send(err(msg))),
+            Answer::Ingest(r, _) => drop(r.send(f.reply())),
+            Answer::Record(r, _) => drop(r.send(f.reply())),
+            Answer::Cancel(r, _) => drop(r.send(f.reply())),
+            Answer::PutState(r) => drop(r.send(f.reply())),
+            Answer::Secret(r, _) => drop(r.send(f.reply())),
+            Answer::KvSet(r, _) => drop(r.send(Err(KvError::Store(f.error())))),
+            Answer::KvDelete(r) => drop(r.send(f.reply())),
             Answer::Nothing => {}
         }
     }
 }
 
-/// Runs until every sender is dropped. Call on a dedicated OS thread: it blocks.
-pub fn run(db: Arc<Database>, mut rx: mpsc::Receiver<WriteOp>) {
+/// Runs until every sender is dropped or [`WriteOp::Shutdown`]. Call on a dedicated OS thread:
+/// it blocks.
+pub fn run(db: Arc<DbHandle>, mut rx: mpsc::Receiver<WriteOp>) {
     let mut ops = Vec::with_capacity(MAX_OPS_PER_COMMIT);
     let mut stop = false;
-    while let Some(first) = rx.blocking_recv() {
+    while let Some(first) = next_op(&db, &mut rx) {
         for op in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
             match op {
                 WriteOp::Shutdown => stop = true,
+                WriteOp::Reopen => {}
                 op => ops.push(op),
             }
             if ops.len() >= MAX_OPS_PER_COMMIT {
@@ -112,91 +149,119 @@ pub fn run(db: Arc<Database>, mut rx: mpsc::Receiver<WriteOp>) {
             break;
         }
     }
+    db.close();
     tracing::debug!("store writer stopped");
 }
 
-fn commit_batch(db: &Database, ops: impl Iterator<Item = WriteOp>) {
-    let ops: Vec<WriteOp> = ops.collect();
-    let txn = match db.begin_write() {
-        Ok(mut t) => {
-            // Immediate is the default; said explicitly because every ack depends on it.
-            if let Err(e) = t.set_durability(Durability::Immediate) {
-                fail_all(ops, &e.to_string());
-                return;
-            }
-            t
+/// The next operation. While the database is broken it does not just wait: it reopens the
+/// file between arrivals, pausing longer after each failed try, so service comes back by
+/// itself once the cause (a full disk) is gone, even with no write arriving to notice.
+fn next_op(db: &DbHandle, rx: &mut mpsc::Receiver<WriteOp>) -> Option<WriteOp> {
+    let mut pause = REOPEN_PAUSE_MIN;
+    while db.is_broken() {
+        match db.reopen() {
+            Ok(()) => break,
+            Err(e) => tracing::debug!(error = %e, "store still cannot be reopened"),
         }
-        Err(e) => return fail_all(ops, &e.to_string()),
+        let deadline = std::time::Instant::now() + pause;
+        // Arrivals meanwhile are answered at once (they fail fast: the handle is broken).
+        while std::time::Instant::now() < deadline {
+            match rx.try_recv() {
+                Ok(op) => return Some(op),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+            }
+        }
+        pause = (pause * 2).min(REOPEN_PAUSE_MAX);
+    }
+    rx.blocking_recv()
+}
+
+fn commit_batch(handle: &DbHandle, ops: impl Iterator<Item = WriteOp>) {
+    let ops: Vec<WriteOp> = ops.collect();
+    let txn = match begin(handle) {
+        Ok(t) => t,
+        Err(e) => return fail_all(ops, &Failure::of(&e)),
     };
     let mut answers = Vec::with_capacity(ops.len());
-    let mut failure: Option<String> = None;
+    let mut failure: Option<Failure> = None;
     for op in ops {
-        if let Some(msg) = &failure {
-            fail_op(op, msg);
+        if let Some(f) = &failure {
+            fail_op(op, f);
             continue;
         }
         match apply(&txn, op) {
             Ok(a) => answers.push(a),
-            Err((a, msg)) => {
-                a.fail(&msg);
-                failure = Some(msg);
+            Err((a, e)) => {
+                let f = Failure::of(&e);
+                a.fail(&f);
+                failure = Some(f);
             }
         }
     }
-    if let Some(msg) = failure {
-        tracing::error!(error = %msg, "store write failed; batch rolled back");
+    if let Some(f) = failure {
+        tracing::error!(error = %f.message, "store write failed; batch rolled back");
         let _ = txn.abort();
-        answers.into_iter().for_each(|a| a.fail(&msg));
+        // An I/O failure inside the batch poisons the file as a failed commit does.
+        let _ = handle.watch::<()>(Err(f.error()));
+        answers.into_iter().for_each(|a| a.fail(&f));
         return;
     }
-    match txn.commit() {
+    match handle.watch(txn.commit().map_err(storage)) {
         Ok(()) => answers.into_iter().for_each(Answer::send),
         Err(e) => {
-            let msg = e.to_string();
-            tracing::error!(error = %msg, "store commit failed");
-            answers.into_iter().for_each(|a| a.fail(&msg));
+            let f = Failure::of(&e);
+            tracing::error!(error = %f.message, "store commit failed");
+            answers.into_iter().for_each(|a| a.fail(&f));
         }
     }
 }
 
-fn err<T>(msg: &str) -> Result<T, StoreError> {
-    Err(StoreError::Storage(msg.to_string()))
+/// A durable write transaction on the current database.
+fn begin(handle: &DbHandle) -> Result<WriteTransaction, StoreError> {
+    let result = (|| {
+        let mut txn = handle.get()?.begin_write().map_err(storage)?;
+        // Immediate is the default; said explicitly because every ack depends on it.
+        txn.set_durability(Durability::Immediate).map_err(storage)?;
+        Ok(txn)
+    })();
+    handle.watch(result)
 }
 
-fn fail_all(ops: Vec<WriteOp>, msg: &str) {
-    tracing::error!(error = %msg, "cannot begin write transaction");
-    ops.into_iter().for_each(|op| fail_op(op, msg));
+fn fail_all(ops: Vec<WriteOp>, f: &Failure) {
+    tracing::debug!(error = %f.message, ops = ops.len(), "cannot begin write transaction");
+    ops.into_iter().for_each(|op| fail_op(op, f));
 }
 
-fn fail_op(op: WriteOp, msg: &str) {
+fn fail_op(op: WriteOp, f: &Failure) {
     match op {
-        WriteOp::Ingest(_, r) => drop(r.send(err(msg))),
-        WriteOp::Record(_, r) => drop(r.send(err(msg))),
-        WriteOp::Cancel(_, r) => drop(r.send(err(msg))),
-        WriteOp::PutState(_, _, r) => drop(r.send(err(msg))),
-        WriteOp::Secret(_, _, r) => drop(r.send(err(msg))),
-        WriteOp::KvSet(_, _, _, r) => {
-            drop(r.send(Err(KvError::Store(StoreError::Storage(msg.to_string())))))
-        }
-        WriteOp::KvDelete(_, _, r) => drop(r.send(err(msg))),
-        WriteOp::Shutdown => {}
+        WriteOp::Ingest(_, r) => drop(r.send(f.reply())),
+        WriteOp::Record(_, r) => drop(r.send(f.reply())),
+        WriteOp::Cancel(_, r) => drop(r.send(f.reply())),
+        WriteOp::PutState(_, _, r) => drop(r.send(f.reply())),
+        WriteOp::Secret(_, _, r) => drop(r.send(f.reply())),
+        WriteOp::KvSet(_, _, _, r) => drop(r.send(Err(KvError::Store(f.error())))),
+        WriteOp::KvDelete(_, _, r) => drop(r.send(f.reply())),
+        WriteOp::Reopen | WriteOp::Shutdown => {}
     }
 }
 
-/// Applies one op. On error, hands back an answer to fail plus the message.
-fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, String)> {
+/// Applies one op. On error, hands back an answer to fail plus the error.
+fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, StoreError)> {
     match op {
         WriteOp::Ingest(events, r) => match ingest(txn, events) {
             Ok(v) => Ok(Answer::Ingest(r, v)),
-            Err(e) => Err((Answer::Ingest(r, vec![]), e.to_string())),
+            Err(e) => Err((Answer::Ingest(r, vec![]), e)),
         },
         WriteOp::Record(outcomes, r) => match record(txn, outcomes) {
             Ok(v) => Ok(Answer::Record(r, v)),
-            Err(e) => Err((Answer::Record(r, vec![]), e.to_string())),
+            Err(e) => Err((Answer::Record(r, vec![]), e)),
         },
         WriteOp::Cancel(ep, r) => match cancel(txn, &ep) {
             Ok(n) => Ok(Answer::Cancel(r, n)),
-            Err(e) => Err((Answer::Cancel(r, 0), e.to_string())),
+            Err(e) => Err((Answer::Cancel(r, 0), e)),
         },
         WriteOp::PutState(ep, st, r) => {
             let res = txn
@@ -209,22 +274,22 @@ fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, String)
                 });
             match res {
                 Ok(()) => Ok(Answer::PutState(r)),
-                Err(e) => Err((Answer::PutState(r), e.to_string())),
+                Err(e) => Err((Answer::PutState(r), e)),
             }
         }
         WriteOp::KvSet(ns, key, value, r) => match kv_set(txn, &ns, &key, &value) {
             Ok(res) => Ok(Answer::KvSet(r, res)),
-            Err(e) => Err((Answer::KvSet(r, Ok(())), e.to_string())),
+            Err(e) => Err((Answer::KvSet(r, Ok(())), e)),
         },
         WriteOp::KvDelete(ns, key, r) => match kv_delete(txn, &ns, &key) {
             Ok(()) => Ok(Answer::KvDelete(r)),
-            Err(e) => Err((Answer::KvDelete(r), e.to_string())),
+            Err(e) => Err((Answer::KvDelete(r), e)),
         },
-        // `run` takes it out of every batch; nothing to write or answer.
-        WriteOp::Shutdown => Ok(Answer::Nothing),
+        // `run` takes them out of every batch; nothing to write or answer.
+        WriteOp::Reopen | WriteOp::Shutdown => Ok(Answer::Nothing),
         WriteOp::Secret(ep, candidate, r) => match secret(txn, &ep, candidate) {
             Ok(s) => Ok(Answer::Secret(r, s)),
-            Err(e) => Err((Answer::Secret(r, Vec::new()), e.to_string())),
+            Err(e) => Err((Answer::Secret(r, Vec::new()), e)),
         },
     }
 }
