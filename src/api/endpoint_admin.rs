@@ -44,6 +44,15 @@ fn unprocessable(code: &'static str, detail: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
 }
 
+/// 409 `endpoint_exists`.
+fn exists(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "endpoint_exists",
+        format!("an endpoint with id {id} already exists"),
+    )
+}
+
 /// Diagnostics → 422, `ssrf_blocked` when the URL is what the guard refused.
 fn invalid(diags: Vec<Diagnostic>) -> ApiError {
     let code = if diags
@@ -183,15 +192,14 @@ pub async fn create(
     let live = validate(&state, &rec).await?;
     let _guard = state.manage_lock.lock().await;
     if state.registry.get(&id).is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "endpoint_exists",
-            format!("an endpoint with id {id} already exists"),
-        ));
+        return Err(exists(&id));
     }
     let audit = AuditEntry::new(&caller.name, "endpoint.create", &id, Some(&tenant))
         .with(None, Some(image(&rec)));
-    state.store.save_managed_endpoint(rec, audit).await?;
+    if !state.store.create_managed_endpoint(rec, audit).await? {
+        // Created meanwhile by another node sharing the store.
+        return Err(exists(&id));
+    }
     state.registry.upsert_managed(live);
     tracing::info!(endpoint_id = %id, tenant = %tenant, by = %caller.name, "endpoint created");
     let live = find(&state, &caller, &id)?;

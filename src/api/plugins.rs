@@ -65,24 +65,16 @@ fn known(state: &ApiState, name: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
-}
-
 /// `GET /v1/plugins/{name}/kv/{key}`: the raw value.
 pub async fn kv_get(
     State(state): State<ApiState>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Bytes, ApiError> {
     known(&state, &name)?;
-    let store = state.store.clone();
-    let (n, k) = (name.clone(), key.clone());
-    blocking(move || store.kv_get(&n, &k))
-        .await??
+    state
+        .store
+        .kv_get(&name, &key)
+        .await?
         .map(Bytes::from)
         .ok_or_else(|| ApiError::not_found("kv key", &key))
 }
@@ -109,10 +101,9 @@ pub async fn kv_put(
             ),
         ));
     }
-    let store = state.store.clone();
     let target = format!("{name}/{key}");
     let size = body.len();
-    match blocking(move || store.kv_set(&name, &key, &body)).await? {
+    match state.store.kv_set(&name, &key, &body).await {
         Ok(()) => {
             // The value itself stays out of the log: lookup tables can hold anything.
             let audit = AuditEntry::new(&caller.name, "plugin_kv.put", &target, None)
@@ -136,9 +127,8 @@ pub async fn kv_delete(
     Path((name, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     known(&state, &name)?;
-    let store = state.store.clone();
     let target = format!("{name}/{key}");
-    blocking(move || store.kv_delete(&name, &key)).await??;
+    state.store.kv_delete(&name, &key).await?;
     let audit = AuditEntry::new(&caller.name, "plugin_kv.delete", &target, None);
     state.store.append_audit(audit).await?;
     Ok(StatusCode::NO_CONTENT)

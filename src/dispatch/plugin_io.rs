@@ -20,15 +20,19 @@ use crate::store::Store;
 /// `kv` backed by the store.
 pub struct StoreKv(pub Arc<dyn Store>);
 
+#[async_trait::async_trait]
 impl KvBackend for StoreKv {
-    fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
-        self.0.kv_get(ns, key).map_err(|e| e.to_string())
+    async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.0.kv_get(ns, key).await.map_err(|e| e.to_string())
     }
-    fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0.kv_set(ns, key, value).map_err(|e| e.to_string())
+    async fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), String> {
+        self.0
+            .kv_set(ns, key, value)
+            .await
+            .map_err(|e| e.to_string())
     }
-    fn delete(&self, ns: &str, key: &str) -> Result<(), String> {
-        self.0.kv_delete(ns, key).map_err(|e| e.to_string())
+    async fn delete(&self, ns: &str, key: &str) -> Result<(), String> {
+        self.0.kv_delete(ns, key).await.map_err(|e| e.to_string())
     }
 }
 

@@ -23,7 +23,7 @@ use crate::delivery::transition::{transition, Health, Next};
 use crate::delivery::{classify, retry, Response, Verdict};
 use crate::store::{
     now_ms, AttemptOutcome, AttemptRecord, DeliveryStatus, DueDelivery, EndpointEffect,
-    EndpointState, Millis, StoredPayload,
+    EndpointState, Millis, QueuePlace, StoredPayload,
 };
 
 /// How long to wait before attempting again when the store refused an outcome for good (not a
@@ -306,7 +306,11 @@ impl<'a> Attempt<'a> {
     /// Stage 5: the one place an [`AttemptOutcome`] is built.
     fn outcome(self, s: Settled) -> AttemptOutcome {
         AttemptOutcome {
-            fifo: self.live.is_fifo(),
+            place: if self.live.is_fifo() {
+                QueuePlace::Keep
+            } else {
+                QueuePlace::ByNextAttempt
+            },
             delivery: self.item.delivery,
             attempt: s.attempt,
             payload: s.payload,

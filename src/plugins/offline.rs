@@ -82,17 +82,18 @@ pub fn check(path: &Path) -> Result<String, String> {
 #[derive(Default)]
 struct MemKv(Mutex<HashMap<(String, String), Vec<u8>>>);
 
+#[async_trait::async_trait]
 impl KvBackend for MemKv {
-    fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+    async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
         let m = self.0.lock().map_err(|_| "poisoned")?;
         Ok(m.get(&(ns.to_string(), key.to_string())).cloned())
     }
-    fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), String> {
+    async fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), String> {
         let mut m = self.0.lock().map_err(|_| "poisoned")?;
         m.insert((ns.to_string(), key.to_string()), value.to_vec());
         Ok(())
     }
-    fn delete(&self, ns: &str, key: &str) -> Result<(), String> {
+    async fn delete(&self, ns: &str, key: &str) -> Result<(), String> {
         let mut m = self.0.lock().map_err(|_| "poisoned")?;
         m.remove(&(ns.to_string(), key.to_string()));
         Ok(())
@@ -143,7 +144,7 @@ pub async fn test(path: &Path, input: TestInput) -> Result<String, String> {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        kv.set("plugin", k, text.as_bytes())?;
+        kv.set("plugin", k, text.as_bytes()).await?;
     }
     let host = host_with_kv(kv)?;
     host.load(

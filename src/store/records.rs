@@ -4,6 +4,7 @@
 //! row for the hot records, see `redb_store::codec`); the serde derives give the JSON form that
 //! stores written before that format hold, and that tests and tools print.
 
+use super::EndpointEffect;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch: the one clock unit stored anywhere.
@@ -375,6 +376,35 @@ pub struct EndpointState {
     pub disabled_reason: Option<String>,
 }
 
+impl EndpointState {
+    /// The failure-streak rule, in one place for every backend: each applies it inside the
+    /// transaction that records the attempt, so the streak counts every attempt exactly once.
+    pub fn apply(&mut self, effect: EndpointEffect) {
+        match effect {
+            EndpointEffect::Success => self.consecutive_failures = 0,
+            EndpointEffect::Failure { auto_disable_after } => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                if auto_disable_after > 0
+                    && self.consecutive_failures >= auto_disable_after
+                    && !self.disabled
+                {
+                    self.disabled = true;
+                    self.disabled_reason = Some(format!(
+                        "{} consecutive failed attempts",
+                        self.consecutive_failures
+                    ));
+                }
+            }
+            EndpointEffect::Gone => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                self.disabled = true;
+                self.disabled_reason = Some("receiver answered 410 Gone".into());
+            }
+            EndpointEffect::None => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,5 +482,36 @@ mod tests {
     fn timestamps_format_as_rfc3339_millis() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
+    }
+
+    #[test]
+    fn failure_streak_disables_at_threshold_and_success_resets() {
+        let mut st = EndpointState::default();
+        let f = EndpointEffect::Failure {
+            auto_disable_after: 3,
+        };
+        st.apply(f);
+        st.apply(f);
+        assert!(!st.disabled);
+        st.apply(EndpointEffect::Success);
+        assert_eq!(st.consecutive_failures, 0);
+        for _ in 0..3 {
+            st.apply(f);
+        }
+        assert!(st.disabled);
+        assert_eq!(st.consecutive_failures, 3);
+    }
+
+    #[test]
+    fn zero_threshold_never_disables_but_gone_does() {
+        let mut st = EndpointState::default();
+        for _ in 0..100 {
+            st.apply(EndpointEffect::Failure {
+                auto_disable_after: 0,
+            });
+        }
+        assert!(!st.disabled);
+        st.apply(EndpointEffect::Gone);
+        assert!(st.disabled);
     }
 }

@@ -63,8 +63,9 @@ pub struct MemKv {
     pub calls: AtomicUsize,
 }
 
+#[async_trait::async_trait]
 impl KvBackend for MemKv {
-    fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
+    async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, String> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         Ok(self
             .data
@@ -73,7 +74,7 @@ impl KvBackend for MemKv {
             .get(&(ns.into(), key.into()))
             .cloned())
     }
-    fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), String> {
+    async fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), String> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.data
             .lock()
@@ -81,7 +82,7 @@ impl KvBackend for MemKv {
             .insert((ns.into(), key.into()), value.to_vec());
         Ok(())
     }
-    fn delete(&self, ns: &str, key: &str) -> Result<(), String> {
+    async fn delete(&self, ns: &str, key: &str) -> Result<(), String> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.data.lock().unwrap().remove(&(ns.into(), key.into()));
         Ok(())

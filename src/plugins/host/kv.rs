@@ -6,8 +6,8 @@
 //! ≤ 64 KiB); a total per-namespace quota is the backend's job (it knows the stored sizes) and
 //! it reports it as an `Err` from `set`, which the guest receives verbatim.
 //!
-//! The backend is synchronous (redb in the gateway: a write may fsync), so calls run on tokio's
-//! blocking pool instead of the worker that drives the guest.
+//! The backend is async (the gateway's store: a write joins the next group commit), so a call
+//! waits on the worker that drives the guest without holding a thread.
 
 use std::sync::Arc;
 
@@ -19,14 +19,15 @@ pub const MAX_KEY_BYTES: usize = 256;
 /// Largest value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 64 << 10;
 
-/// Storage behind the kv import, injected by the gateway (redb) or tests (a map).
+/// Storage behind the kv import, injected by the gateway (its store) or tests (a map).
+#[async_trait::async_trait]
 pub trait KvBackend: Send + Sync {
     /// Value of `key` in namespace `ns`, if any.
-    fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, String>;
+    async fn get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, String>;
     /// Stores `value`; may refuse with a quota message.
-    fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), String>;
+    async fn set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), String>;
     /// Removes `key`; deleting a missing key is not an error.
-    fn delete(&self, ns: &str, key: &str) -> Result<(), String>;
+    async fn delete(&self, ns: &str, key: &str) -> Result<(), String>;
 }
 
 impl HostState {
@@ -41,26 +42,18 @@ impl HostState {
         Ok(())
     }
 
-    /// Runs a backend call on the blocking pool with the plugin's namespace. Returns a future
-    /// that does not borrow `self` (the store data is not `Sync`).
-    fn kv_run<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn KvBackend, &str) -> Result<R, String> + Send + 'static,
-    ) -> impl std::future::Future<Output = Result<R, String>> + Send + 'static {
-        let backend = Arc::clone(&self.services.kv);
-        let ns = Arc::clone(&self.policy.name);
-        async move {
-            tokio::task::spawn_blocking(move || f(&*backend, &ns))
-                .await
-                .map_err(|e| format!("kv: backend task failed: {e}"))?
-        }
+    /// The backend and this plugin's namespace, owned, so a call's future does not borrow
+    /// `self` across the wait.
+    fn kv_parts(&self) -> (Arc<dyn KvBackend>, Arc<str>) {
+        (Arc::clone(&self.services.kv), Arc::clone(&self.policy.name))
     }
 }
 
 impl Host for HostState {
     async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, String> {
         self.kv_check(&key)?;
-        self.kv_run(move |b, ns| b.get(ns, &key)).await
+        let (backend, ns) = self.kv_parts();
+        backend.get(&ns, &key).await
     }
 
     async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
@@ -71,11 +64,13 @@ impl Host for HostState {
                 value.len()
             ));
         }
-        self.kv_run(move |b, ns| b.set(ns, &key, &value)).await
+        let (backend, ns) = self.kv_parts();
+        backend.set(&ns, &key, &value).await
     }
 
     async fn delete(&mut self, key: String) -> Result<(), String> {
         self.kv_check(&key)?;
-        self.kv_run(move |b, ns| b.delete(ns, &key)).await
+        let (backend, ns) = self.kv_parts();
+        backend.delete(&ns, &key).await
     }
 }

@@ -129,13 +129,43 @@ impl RedbStore {
 }
 
 #[async_trait]
-impl Store for RedbStore {
+impl EventLog for RedbStore {
     async fn ingest(&self, events: Vec<NewEvent>) -> Result<Vec<Ingested>, StoreError> {
         // Refused at once while broken, rather than queued behind a file being reopened.
         self.db.get()?;
         self.send(|r| WriteOp::Ingest(events, r)).await
     }
 
+    async fn event(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(EVENTS).map_err(storage)?;
+        let v = t.get(id).map_err(storage)?;
+        v.map(|v| codec::decode_event(v.value()).map(|(e, _)| e))
+            .transpose()
+    }
+
+    async fn event_deliveries(
+        &self,
+        event_id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<DeliveryRef>, StoreError> {
+        let txn = self.read()?;
+        manage::read_event_deliveries(&txn, event_id, cursor, limit)
+    }
+
+    async fn events(
+        &self,
+        filter: &EventFilter,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<EventRecord>, StoreError> {
+        manage::read_events(&*self.db.get()?, filter, cursor, limit)
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for RedbStore {
     async fn due(&self, now_ms: Millis, wants: &[DueWant<'_>]) -> Result<Vec<DueScan>, StoreError> {
         let txn = self.read()?;
         let mut tables = due::DueTables::open(&txn)?;
@@ -168,24 +198,41 @@ impl Store for RedbStore {
         self.send(|r| WriteOp::Cancel(ep, r)).await
     }
 
-    async fn event(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
-        let txn = self.read()?;
-        let t = txn.open_table(EVENTS).map_err(storage)?;
-        let v = t.get(id).map_err(storage)?;
-        v.map(|v| codec::decode_event(v.value()).map(|(e, _)| e))
-            .transpose()
-    }
-
-    async fn event_deliveries(
+    async fn requeue(
         &self,
-        event_id: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<DeliveryRef>, StoreError> {
-        let txn = self.read()?;
-        manage::read_event_deliveries(&txn, event_id, cursor, limit)
+        delivery_id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let id = delivery_id.to_string();
+        self.manage(move |txn| {
+            let d = manage::requeue_one(txn, &id, now_ms())?;
+            if d.is_some() {
+                manage::audit(txn, &audit)?;
+            }
+            Ok(d)
+        })
+        .await
     }
 
+    async fn recover(
+        &self,
+        endpoint_id: &str,
+        since_ms: Millis,
+        mut audit: AuditEntry,
+    ) -> Result<u64, StoreError> {
+        let ep = endpoint_id.to_string();
+        self.manage(move |txn| {
+            let n = manage::recover(txn, &ep, since_ms, now_ms())?;
+            audit.after = Some(serde_json::json!({ "since_ms": since_ms, "requeued": n }));
+            manage::audit(txn, &audit)?;
+            Ok(n)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl DeliveryLog for RedbStore {
     async fn delivery(
         &self,
         id: &str,
@@ -258,7 +305,10 @@ impl Store for RedbStore {
         }
         Ok(page)
     }
+}
 
+#[async_trait]
+impl EndpointStore for RedbStore {
     async fn endpoint_states(&self) -> Result<Vec<(String, EndpointState)>, StoreError> {
         let txn = self.read()?;
         let t = txn.open_table(ENDPOINT_STATE).map_err(storage)?;
@@ -275,27 +325,31 @@ impl Store for RedbStore {
         self.send(|r| WriteOp::PutState(id, state, r)).await
     }
 
-    fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.read()?;
-        let t = txn.open_table(KV).map_err(storage)?;
-        let v = t.get((ns, key)).map_err(storage)?;
-        Ok(v.map(|v| v.value().to_vec()))
-    }
-
-    fn kv_set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), KvError> {
-        let (rtx, rrx) = oneshot::channel();
-        self.tx
-            .blocking_send(WriteOp::KvSet(ns.into(), key.into(), value.to_vec(), rtx))
-            .map_err(|_| StoreError::Closed)?;
-        rrx.blocking_recv().map_err(|_| StoreError::Closed)?
-    }
-
-    fn kv_delete(&self, ns: &str, key: &str) -> Result<(), StoreError> {
-        let (rtx, rrx) = oneshot::channel();
-        self.tx
-            .blocking_send(WriteOp::KvDelete(ns.into(), key.into(), rtx))
-            .map_err(|_| StoreError::Closed)?;
-        rrx.blocking_recv().map_err(|_| StoreError::Closed)?
+    async fn generated_secret(
+        &self,
+        endpoint_id: &str,
+        generate: &(dyn Fn() -> String + Send + Sync),
+    ) -> Result<String, StoreError> {
+        let ctx = secret_context(endpoint_id);
+        let stored = {
+            let txn = self.read()?;
+            let t = txn.open_table(SECRETS).map_err(storage)?;
+            let v = t.get(endpoint_id).map_err(storage)?;
+            v.map(|v| v.value().to_vec())
+        };
+        let sealed = match stored {
+            Some(s) => s,
+            None => {
+                let ep = endpoint_id.to_string();
+                let candidate = self.key.seal(generate().as_bytes(), &ctx);
+                self.send(|r| WriteOp::Secret(ep, candidate, r)).await?
+            }
+        };
+        let plain = self.key.open(&sealed, &ctx)?;
+        String::from_utf8(plain).map_err(|e| StoreError::Corrupt {
+            table: "endpoint_secrets",
+            detail: e.to_string(),
+        })
     }
 
     async fn managed_endpoints(
@@ -308,6 +362,29 @@ impl Store for RedbStore {
 
     async fn managed_endpoint(&self, id: &str) -> Result<Option<ManagedEndpoint>, StoreError> {
         manage::read_managed_one(&*self.db.get()?, &self.key, id)
+    }
+
+    async fn create_managed_endpoint(
+        &self,
+        endpoint: ManagedEndpoint,
+        audit: AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let key = self.key.clone();
+        self.manage(move |txn| {
+            let taken = txn
+                .open_table(MANAGED)
+                .map_err(storage)?
+                .get(endpoint.id.as_str())
+                .map_err(storage)?
+                .is_some();
+            if taken {
+                return Ok(false);
+            }
+            manage::put_managed(txn, &key, &endpoint)?;
+            manage::audit(txn, &audit)?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn save_managed_endpoint(
@@ -338,7 +415,10 @@ impl Store for RedbStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl AdminStore for RedbStore {
     async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
         manage::read_keys(&*self.db.get()?)
     }
@@ -382,48 +462,10 @@ impl Store for RedbStore {
     ) -> Result<Page<AuditEntry>, StoreError> {
         manage::read_audit(&*self.db.get()?, cursor, limit)
     }
+}
 
-    async fn requeue(
-        &self,
-        delivery_id: &str,
-        audit: AuditEntry,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
-        let id = delivery_id.to_string();
-        self.manage(move |txn| {
-            let d = manage::requeue_one(txn, &id, now_ms())?;
-            if d.is_some() {
-                manage::audit(txn, &audit)?;
-            }
-            Ok(d)
-        })
-        .await
-    }
-
-    async fn recover(
-        &self,
-        endpoint_id: &str,
-        since_ms: Millis,
-        mut audit: AuditEntry,
-    ) -> Result<u64, StoreError> {
-        let ep = endpoint_id.to_string();
-        self.manage(move |txn| {
-            let n = manage::recover(txn, &ep, since_ms, now_ms())?;
-            audit.after = Some(serde_json::json!({ "since_ms": since_ms, "requeued": n }));
-            manage::audit(txn, &audit)?;
-            Ok(n)
-        })
-        .await
-    }
-
-    async fn events(
-        &self,
-        filter: &EventFilter,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<Page<EventRecord>, StoreError> {
-        manage::read_events(&*self.db.get()?, filter, cursor, limit)
-    }
-
+#[async_trait]
+impl StatsStore for RedbStore {
     async fn counters(&self, since_ms: Millis) -> Result<Vec<(String, Counters)>, StoreError> {
         manage::read_counters(&*self.db.get()?, since_ms)
     }
@@ -438,34 +480,32 @@ impl Store for RedbStore {
     async fn pending_summary(&self, scan_cap: usize) -> Result<Vec<PendingSummary>, StoreError> {
         manage::read_pending(&*self.db.get()?, scan_cap)
     }
+}
 
-    async fn generated_secret(
-        &self,
-        endpoint_id: &str,
-        generate: &(dyn Fn() -> String + Send + Sync),
-    ) -> Result<String, StoreError> {
-        let ctx = secret_context(endpoint_id);
-        let stored = {
-            let txn = self.read()?;
-            let t = txn.open_table(SECRETS).map_err(storage)?;
-            let v = t.get(endpoint_id).map_err(storage)?;
-            v.map(|v| v.value().to_vec())
-        };
-        let sealed = match stored {
-            Some(s) => s,
-            None => {
-                let ep = endpoint_id.to_string();
-                let candidate = self.key.seal(generate().as_bytes(), &ctx);
-                self.send(|r| WriteOp::Secret(ep, candidate, r)).await?
-            }
-        };
-        let plain = self.key.open(&sealed, &ctx)?;
-        String::from_utf8(plain).map_err(|e| StoreError::Corrupt {
-            table: "endpoint_secrets",
-            detail: e.to_string(),
-        })
+#[async_trait]
+impl PluginKv for RedbStore {
+    async fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.read()?;
+        let t = txn.open_table(KV).map_err(storage)?;
+        let v = t.get((ns, key)).map_err(storage)?;
+        Ok(v.map(|v| v.value().to_vec()))
     }
 
+    async fn kv_set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), KvError> {
+        let (rtx, rrx) = oneshot::channel();
+        let op = WriteOp::KvSet(ns.into(), key.into(), value.to_vec(), rtx);
+        self.tx.send(op).await.map_err(|_| StoreError::Closed)?;
+        rrx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn kv_delete(&self, ns: &str, key: &str) -> Result<(), StoreError> {
+        let (ns, key) = (ns.to_string(), key.to_string());
+        self.send(|r| WriteOp::KvDelete(ns, key, r)).await
+    }
+}
+
+#[async_trait]
+impl Store for RedbStore {
     fn is_writable(&self) -> bool {
         !self.db.is_broken()
     }
@@ -579,7 +619,7 @@ mod tests {
                 payload: Some(payload),
                 status: DeliveryStatus::Pending,
                 next_attempt_ms: Some(1),
-                fifo: false,
+                place: QueuePlace::ByNextAttempt,
                 endpoint_effect: EndpointEffect::None,
                 reason: None,
             };
@@ -657,7 +697,7 @@ mod tests {
             payload: None,
             status: DeliveryStatus::Succeeded,
             next_attempt_ms: None,
-            fifo: false,
+            place: QueuePlace::ByNextAttempt,
             endpoint_effect: EndpointEffect::None,
             reason: None,
         };
@@ -674,36 +714,37 @@ mod tests {
         assert_eq!(d.status, DeliveryStatus::Succeeded);
     }
 
-    #[test]
-    fn kv_is_namespaced_and_quota_counts_replacements_and_deletes() {
+    #[tokio::test]
+    async fn kv_is_namespaced_and_quota_counts_replacements_and_deletes() {
         let (_d, s) = store();
         s.kv_set("enrich", "customer:1", b"{\"tier\":\"gold\"}")
+            .await
             .unwrap();
         assert_eq!(
-            s.kv_get("enrich", "customer:1").unwrap().as_deref(),
+            s.kv_get("enrich", "customer:1").await.unwrap().as_deref(),
             Some(&b"{\"tier\":\"gold\"}"[..])
         );
         assert_eq!(
-            s.kv_get("other", "customer:1").unwrap(),
+            s.kv_get("other", "customer:1").await.unwrap(),
             None,
             "namespaces are separate"
         );
 
         let big = vec![0u8; (KV_QUOTA_BYTES / 2) as usize];
-        s.kv_set("q", "a", &big).unwrap();
+        s.kv_set("q", "a", &big).await.unwrap();
         // Replacing a value counts only the difference.
-        s.kv_set("q", "a", &big).unwrap();
-        match s.kv_set("q", "b", &big) {
+        s.kv_set("q", "a", &big).await.unwrap();
+        match s.kv_set("q", "b", &big).await {
             Err(KvError::Quota { ns, .. }) => assert_eq!(ns, "q"),
             other => panic!("expected quota error, got {other:?}"),
         }
         assert_eq!(
-            s.kv_get("q", "b").unwrap(),
+            s.kv_get("q", "b").await.unwrap(),
             None,
             "a refused write stores nothing"
         );
-        s.kv_delete("q", "a").unwrap();
-        s.kv_set("q", "b", &big).unwrap();
-        s.kv_delete("q", "missing").unwrap();
+        s.kv_delete("q", "a").await.unwrap();
+        s.kv_set("q", "b", &big).await.unwrap();
+        s.kv_delete("q", "missing").await.unwrap();
     }
 }

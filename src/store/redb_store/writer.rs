@@ -448,7 +448,7 @@ fn record(
                 .next_attempt_ms
                 .filter(|_| o.status == DeliveryStatus::Pending);
             if let Some(next) = d.next_attempt_ms {
-                if !o.fifo {
+                if o.place == QueuePlace::ByNextAttempt {
                     d.due_key_ms = next;
                 }
                 due_t
@@ -490,7 +490,7 @@ fn record(
                 None => EndpointState::default(),
             };
             let before = st.clone();
-            apply_effect(&mut st, effect);
+            st.apply(effect);
             if st != before {
                 st_t.insert(d.endpoint_id.as_str(), encode(&st).as_slice())
                     .map_err(storage)?;
@@ -518,32 +518,6 @@ fn record(
         }
     }
     Ok(out)
-}
-
-/// The failure-streak rule, in one place.
-fn apply_effect(st: &mut EndpointState, effect: EndpointEffect) {
-    match effect {
-        EndpointEffect::Success => st.consecutive_failures = 0,
-        EndpointEffect::Failure { auto_disable_after } => {
-            st.consecutive_failures = st.consecutive_failures.saturating_add(1);
-            if auto_disable_after > 0
-                && st.consecutive_failures >= auto_disable_after
-                && !st.disabled
-            {
-                st.disabled = true;
-                st.disabled_reason = Some(format!(
-                    "{} consecutive failed attempts",
-                    st.consecutive_failures
-                ));
-            }
-        }
-        EndpointEffect::Gone => {
-            st.consecutive_failures = st.consecutive_failures.saturating_add(1);
-            st.disabled = true;
-            st.disabled_reason = Some("receiver answered 410 Gone".into());
-        }
-        EndpointEffect::None => {}
-    }
 }
 
 pub(super) fn cancel(txn: &WriteTransaction, ep: &str) -> Result<u64, StoreError> {
@@ -628,43 +602,4 @@ fn secret(txn: &WriteTransaction, ep: &str, sealed: Vec<u8>) -> Result<Vec<u8>, 
     }
     t.insert(ep, sealed.as_slice()).map_err(storage)?;
     Ok(sealed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failure_streak_disables_at_threshold_and_success_resets() {
-        let mut st = EndpointState::default();
-        let f = EndpointEffect::Failure {
-            auto_disable_after: 3,
-        };
-        apply_effect(&mut st, f);
-        apply_effect(&mut st, f);
-        assert!(!st.disabled);
-        apply_effect(&mut st, EndpointEffect::Success);
-        assert_eq!(st.consecutive_failures, 0);
-        for _ in 0..3 {
-            apply_effect(&mut st, f);
-        }
-        assert!(st.disabled);
-        assert_eq!(st.consecutive_failures, 3);
-    }
-
-    #[test]
-    fn zero_threshold_never_disables_but_gone_does() {
-        let mut st = EndpointState::default();
-        for _ in 0..100 {
-            apply_effect(
-                &mut st,
-                EndpointEffect::Failure {
-                    auto_disable_after: 0,
-                },
-            );
-        }
-        assert!(!st.disabled);
-        apply_effect(&mut st, EndpointEffect::Gone);
-        assert!(st.disabled);
-    }
 }
