@@ -18,12 +18,15 @@
 //! Must not import `axum`, `reqwest` or `wasmtime`.
 
 mod manage_records;
+pub mod outcome;
 mod records;
 mod redb_store;
 pub mod roles;
 mod seal;
+pub mod shared;
 
 pub use manage_records::*;
+pub use outcome::{apply_outcome, new_delivery, requeue, Applied};
 pub use records::*;
 pub use redb_store::RedbStore;
 pub use roles::*;

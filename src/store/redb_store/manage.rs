@@ -64,16 +64,11 @@ pub fn requeue_one(
         None => return Ok(None),
     };
     let mut d = codec::decode_delivery(&bytes)?;
-    if d.status == DeliveryStatus::Pending {
+    if let Some(old) = requeue(&mut d, now) {
         due_t
-            .remove((d.endpoint_id.as_str(), d.due_key_ms, id))
+            .remove((d.endpoint_id.as_str(), old, id))
             .map_err(storage)?;
     }
-    d.status = DeliveryStatus::Pending;
-    d.retry_base = d.attempts;
-    d.next_attempt_ms = Some(now);
-    d.due_key_ms = now;
-    d.updated_ms = now;
     due_t
         .insert((d.endpoint_id.as_str(), now, id), ())
         .map_err(storage)?;

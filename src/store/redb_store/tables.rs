@@ -1,12 +1,13 @@
-//! Table definitions and the JSON codec for the cold values (see `codec` for the hot ones).
+//! Table definitions (the JSON codec for the cold values is in `store::shared`; see `codec`
+//! for the hot ones).
 //!
 //! Keys are typed tuples so redb orders them for us: the due index sorts by
 //! (endpoint, due time, delivery id), which is what makes "next due delivery of this endpoint" a
 //! single B-tree seek however large the backlog is.
 
 use redb::{ReadableTable, TableDefinition};
-use serde::{de::DeserializeOwned, Serialize};
 
+pub use crate::store::shared::*;
 use crate::store::{PayloadMeta, StoreError, StoredPayload};
 
 /// `event id → EventRecord`.
@@ -45,19 +46,6 @@ pub const EVENTS_BY_TIME: TableDefinition<(u64, &str), ()> = TableDefinition::ne
 /// `(endpoint id, hour since epoch) → Counters` for `/v1/stats`.
 pub const COUNTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("counters");
 
-/// Width of one stats bucket.
-pub const HOUR_MS: u64 = 3_600_000;
-
-/// The AAD binding a sealed managed endpoint to its row.
-pub fn managed_context(endpoint_id: &str) -> String {
-    format!("managed_endpoints/{endpoint_id}")
-}
-
-/// The AAD binding a sealed secret to its row.
-pub fn secret_context(endpoint_id: &str) -> String {
-    format!("endpoint_secrets/{endpoint_id}")
-}
-
 /// An id sorting after every delivery id (they are ASCII alphanumerics and `_`).
 pub const ID_MAX: &str = "\u{7f}";
 
@@ -77,20 +65,6 @@ pub fn storage(e: impl Into<redb::Error>) -> StoreError {
 /// A failure outside redb (a thread that could not start, a blocking task that panicked).
 pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Storage(Box::new(e))
-}
-
-/// Encodes a record.
-pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
-    // Serializing our own plain records cannot fail (no maps with non-string keys, no I/O).
-    serde_json::to_vec(v).unwrap_or_default()
-}
-
-/// Decodes a record, naming the table on failure.
-pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        table,
-        detail: e.to_string(),
-    })
 }
 
 /// A payload row that does not fit its delivery record or event (see `BodyEdit`).

@@ -349,22 +349,7 @@ impl<'t> IngestTables<'t> {
             .insert((e.timestamp_ms, id), ())
             .map_err(storage)?;
         for d in &new.deliveries {
-            let rec = DeliveryRecord {
-                id: d.id.clone(),
-                event_id: e.id.clone(),
-                endpoint_id: d.endpoint_id.clone(),
-                tenant: e.tenant.clone(),
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                created_ms: e.timestamp_ms,
-                updated_ms: e.timestamp_ms,
-                next_attempt_ms: Some(e.timestamp_ms),
-                due_key_ms: e.timestamp_ms,
-                last_status_code: None,
-                last_error: None,
-                payload: None,
-                retry_base: 0,
-            };
+            let rec = new_delivery(e, d);
             let (did, ep) = (d.id.as_str(), d.endpoint_id.as_str());
             self.deliveries
                 .insert(did, codec::encode_delivery(&rec).as_slice())
@@ -419,81 +404,43 @@ fn record(
                 continue;
             }
         };
+        let applied = apply_outcome(&mut d, &o, now);
         if let Some(a) = &o.attempt {
             att_t
                 .insert((id, a.n), codec::encode_attempt(a).as_slice())
                 .map_err(storage)?;
-            d.attempts = d.attempts.max(a.n);
-            d.last_status_code = a.status_code;
-            d.last_error = a.error.clone();
         }
-        d.updated_ms = now;
-        if let (Some(p), None) = (&o.payload, &d.payload) {
-            if p.needs_row() {
-                pay_t.insert(id, p.stored_bytes()).map_err(storage)?;
-            }
-            d.payload = Some(p.meta.clone());
+        if let (true, Some(p)) = (applied.payload_row, &o.payload) {
+            pay_t.insert(id, p.stored_bytes()).map_err(storage)?;
         }
-        let mut effect = o.endpoint_effect;
-        if d.status == DeliveryStatus::Pending {
-            due_t
-                .remove((d.endpoint_id.as_str(), d.due_key_ms, id))
-                .map_err(storage)?;
-            d.status = o.status;
-            if o.attempt.is_none() {
-                // No request was made (a plugin filtered it): the reason is what the log shows.
-                d.last_error = o.reason.clone();
-            }
-            d.next_attempt_ms = o
-                .next_attempt_ms
-                .filter(|_| o.status == DeliveryStatus::Pending);
-            if let Some(next) = d.next_attempt_ms {
-                if o.place == QueuePlace::ByNextAttempt {
-                    d.due_key_ms = next;
-                }
-                due_t
-                    .insert((d.endpoint_id.as_str(), d.due_key_ms, id), ())
-                    .map_err(storage)?;
-            }
-        } else {
-            // Cancelled (or finished by an operator) while the attempt was in flight: the
-            // attempt is kept for the log, the status is not resurrected.
-            effect = EndpointEffect::None;
+        let ep = d.endpoint_id.as_str();
+        if let Some(t) = applied.unqueue_ms {
+            due_t.remove((ep, t, id)).map_err(storage)?;
+        }
+        if let Some(t) = applied.queue_ms {
+            due_t.insert((ep, t, id), ()).map_err(storage)?;
         }
         del_t
             .insert(id, codec::encode_delivery(&d).as_slice())
             .map_err(storage)?;
-        if o.attempt.is_some() {
+        if let Some(add) = &applied.counts {
             // A batch is mostly one endpoint's outcomes: allocate its key once, not per row.
-            if !counts.contains_key(&d.endpoint_id) {
-                counts.insert(d.endpoint_id.clone(), Counters::default());
+            if !counts.contains_key(ep) {
+                counts.insert(ep.to_string(), Counters::default());
             }
-            let c = counts.get_mut(&d.endpoint_id).expect("inserted above");
-            match d.status {
-                DeliveryStatus::Succeeded => {
-                    c.attempts_ok += 1;
-                    c.delivered += 1;
-                }
-                DeliveryStatus::Dead => {
-                    c.attempts_failed += 1;
-                    c.dead += 1;
-                }
-                _ => c.attempts_failed += 1,
-            }
+            counts.get_mut(ep).expect("inserted above").add(add);
         }
-
-        let endpoint_state = if effect == EndpointEffect::None {
+        let endpoint_state = if applied.effect == EndpointEffect::None {
             None
         } else {
-            let mut st: EndpointState = match st_t.get(d.endpoint_id.as_str()).map_err(storage)? {
+            let mut st: EndpointState = match st_t.get(ep).map_err(storage)? {
                 Some(v) => decode("endpoint_state", v.value())?,
                 None => EndpointState::default(),
             };
             let before = st.clone();
-            st.apply(effect);
+            st.apply(applied.effect);
             if st != before {
-                st_t.insert(d.endpoint_id.as_str(), encode(&st).as_slice())
-                    .map_err(storage)?;
+                st_t.insert(ep, encode(&st).as_slice()).map_err(storage)?;
                 Some(st)
             } else {
                 None
