@@ -19,6 +19,7 @@
 
 mod manage_records;
 pub mod outcome;
+pub mod postgres;
 mod records;
 mod redb_store;
 pub mod roles;
@@ -27,6 +28,7 @@ pub mod shared;
 
 pub use manage_records::*;
 pub use outcome::{apply_outcome, new_delivery, requeue, Applied};
+pub use postgres::{PgOptions, PgStore};
 pub use records::*;
 pub use redb_store::RedbStore;
 pub use roles::*;

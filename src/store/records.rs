@@ -141,6 +141,17 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    /// The lowercase name, as in the API and a query string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Dead => "dead",
+            Self::Filtered => "filtered",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
     /// Parses the query-string form (`?status=pending`).
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {

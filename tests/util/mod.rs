@@ -2,6 +2,8 @@
 //! receiver that records every request it gets.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

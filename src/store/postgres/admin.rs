@@ -1,0 +1,501 @@
+//! [`EndpointStore`], [`AdminStore`], [`StatsStore`] and [`PluginKv`] on PostgreSQL. Secrets and
+//! managed endpoints are sealed with the master key exactly as in redb, so a database dump
+//! holds no secret in clear; every change made through the API writes its audit entry in the
+//! same transaction.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+
+use super::rows::{from_json, json};
+use super::{pg, PgStore};
+use crate::store::shared::*;
+use crate::store::*;
+
+/// Appends an audit entry inside the caller's transaction.
+pub async fn audit(c: &impl GenericClient, entry: &AuditEntry) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO audit (id, record) VALUES ($1, $2)",
+        &[&entry.id, &json(entry)],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+/// Adds this hour's counts per endpoint. `ON CONFLICT` adds in the database, so nodes
+/// recording at once never lose each other's counts.
+pub async fn add_counters(
+    c: &impl GenericClient,
+    hour: u64,
+    counts: HashMap<String, Counters>,
+) -> Result<(), StoreError> {
+    for (ep, n) in counts {
+        c.execute(
+            "INSERT INTO counters (endpoint_id, hour, attempts_ok, attempts_failed, delivered, \
+             dead) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (endpoint_id, hour) DO UPDATE \
+             SET attempts_ok = counters.attempts_ok + EXCLUDED.attempts_ok, \
+             attempts_failed = counters.attempts_failed + EXCLUDED.attempts_failed, \
+             delivered = counters.delivered + EXCLUDED.delivered, \
+             dead = counters.dead + EXCLUDED.dead",
+            &[
+                &ep,
+                &(hour as i64),
+                &(n.attempts_ok as i64),
+                &(n.attempts_failed as i64),
+                &(n.delivered as i64),
+                &(n.dead as i64),
+            ],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    Ok(())
+}
+
+/// Applies an attempt's effect to its endpoint's state, the row locked so every node's
+/// failures count toward one streak. Returns the state when it changed.
+pub async fn apply_effect(
+    c: &impl GenericClient,
+    endpoint_id: &str,
+    effect: EndpointEffect,
+) -> Result<Option<EndpointState>, StoreError> {
+    if effect == EndpointEffect::None {
+        return Ok(None);
+    }
+    c.execute(
+        "INSERT INTO endpoint_state (endpoint_id, state) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        &[&endpoint_id, &json(&EndpointState::default())],
+    )
+    .await
+    .map_err(pg)?;
+    let row = c
+        .query_one(
+            "SELECT state FROM endpoint_state WHERE endpoint_id = $1 FOR UPDATE",
+            &[&endpoint_id],
+        )
+        .await
+        .map_err(pg)?;
+    let before: EndpointState = from_json("endpoint_state", row.get(0))?;
+    let mut st = before.clone();
+    st.apply(effect);
+    if st == before {
+        return Ok(None);
+    }
+    put_state(c, endpoint_id, &st).await?;
+    Ok(Some(st))
+}
+
+async fn put_state(
+    c: &impl GenericClient,
+    endpoint_id: &str,
+    st: &EndpointState,
+) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO endpoint_state (endpoint_id, state) VALUES ($1, $2) \
+         ON CONFLICT (endpoint_id) DO UPDATE SET state = EXCLUDED.state",
+        &[&endpoint_id, &json(st)],
+    )
+    .await
+    .map_err(pg)?;
+    Ok(())
+}
+
+impl PgStore {
+    fn open_managed(&self, id: &str, sealed: &[u8]) -> Result<ManagedEndpoint, StoreError> {
+        let plain = self.key.open(sealed, &managed_context(id))?;
+        decode("managed_endpoints", &plain)
+    }
+
+    fn seal_managed(&self, ep: &ManagedEndpoint) -> Vec<u8> {
+        self.key.seal(&encode(ep), &managed_context(&ep.id))
+    }
+}
+
+#[async_trait]
+impl EndpointStore for PgStore {
+    async fn endpoint_states(&self) -> Result<Vec<(String, EndpointState)>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT endpoint_id, state FROM endpoint_state ORDER BY endpoint_id",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        rows.iter()
+            .map(|r| Ok((r.get(0), from_json("endpoint_state", r.get(1))?)))
+            .collect()
+    }
+
+    async fn put_endpoint_state(&self, id: &str, state: EndpointState) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        self.watch(put_state(&c, id, &state).await)
+    }
+
+    async fn generated_secret(
+        &self,
+        endpoint_id: &str,
+        generate: &(dyn Fn() -> String + Send + Sync),
+    ) -> Result<String, StoreError> {
+        let ctx = secret_context(endpoint_id);
+        let c = self.client().await?;
+        let select = "SELECT sealed FROM endpoint_secrets WHERE endpoint_id = $1";
+        let sealed: Vec<u8> = match c.query_opt(select, &[&endpoint_id]).await.map_err(pg)? {
+            Some(r) => r.get(0),
+            None => {
+                // Two nodes may both generate one: the first insert wins, both read it back.
+                let candidate = self.key.seal(generate().as_bytes(), &ctx);
+                c.execute(
+                    "INSERT INTO endpoint_secrets (endpoint_id, sealed) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                    &[&endpoint_id, &candidate],
+                )
+                .await
+                .map_err(pg)?;
+                c.query_one(select, &[&endpoint_id])
+                    .await
+                    .map_err(pg)?
+                    .get(0)
+            }
+        };
+        let plain = self.key.open(&sealed, &ctx)?;
+        String::from_utf8(plain).map_err(|e| StoreError::Corrupt {
+            table: "endpoint_secrets",
+            detail: e.to_string(),
+        })
+    }
+
+    async fn managed_endpoints(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<ManagedEndpoint>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT id, sealed FROM managed_endpoints WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&cursor.unwrap_or(""), &(limit as i64 + 1)],
+            )
+            .await
+            .map_err(pg)?;
+        let mut items = rows
+            .iter()
+            .take(limit)
+            .map(|r| self.open_managed(r.get(0), r.get(1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (rows.len() > limit)
+            .then(|| items.last().map(|e| e.id.clone()))
+            .flatten();
+        items.truncate(limit);
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn managed_endpoint(&self, id: &str) -> Result<Option<ManagedEndpoint>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt("SELECT sealed FROM managed_endpoints WHERE id = $1", &[&id])
+            .await
+            .map_err(pg)?;
+        row.map(|r| self.open_managed(id, r.get(0))).transpose()
+    }
+
+    async fn create_managed_endpoint(
+        &self,
+        endpoint: ManagedEndpoint,
+        entry: AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.client().await?;
+        let txn = c.transaction().await.map_err(pg)?;
+        let created = txn
+            .execute(
+                "INSERT INTO managed_endpoints (id, sealed) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING",
+                &[&endpoint.id, &self.seal_managed(&endpoint)],
+            )
+            .await
+            .map_err(pg)?;
+        if created == 0 {
+            return Ok(false);
+        }
+        audit(&txn, &entry).await?;
+        txn.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
+    async fn save_managed_endpoint(
+        &self,
+        endpoint: ManagedEndpoint,
+        entry: AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let txn = c.transaction().await.map_err(pg)?;
+        txn.execute(
+            "INSERT INTO managed_endpoints (id, sealed) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET sealed = EXCLUDED.sealed",
+            &[&endpoint.id, &self.seal_managed(&endpoint)],
+        )
+        .await
+        .map_err(pg)?;
+        audit(&txn, &entry).await?;
+        txn.commit().await.map_err(pg)
+    }
+
+    async fn delete_managed_endpoint(
+        &self,
+        id: &str,
+        entry: AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut c = self.client().await?;
+        let txn = c.transaction().await.map_err(pg)?;
+        let existed = txn
+            .execute("DELETE FROM managed_endpoints WHERE id = $1", &[&id])
+            .await
+            .map_err(pg)?;
+        if existed == 0 {
+            return Ok(None);
+        }
+        txn.execute("DELETE FROM endpoint_state WHERE endpoint_id = $1", &[&id])
+            .await
+            .map_err(pg)?;
+        let cancelled = txn
+            .execute(
+                "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL, \
+                 updated_ms = $2 WHERE endpoint_id = $1 AND status = 'pending'",
+                &[&id, &(now_ms() as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        audit(&txn, &entry).await?;
+        txn.commit().await.map_err(pg)?;
+        Ok(Some(cancelled))
+    }
+}
+
+#[async_trait]
+impl AdminStore for PgStore {
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query("SELECT record FROM api_keys ORDER BY id", &[])
+            .await
+            .map_err(pg)?;
+        rows.iter()
+            .map(|r| from_json("api_keys", r.get(0)))
+            .collect()
+    }
+
+    async fn save_api_key(&self, key: ApiKeyRecord, entry: AuditEntry) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let txn = c.transaction().await.map_err(pg)?;
+        txn.execute(
+            "INSERT INTO api_keys (id, record) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record",
+            &[&key.id, &json(&key)],
+        )
+        .await
+        .map_err(pg)?;
+        audit(&txn, &entry).await?;
+        txn.commit().await.map_err(pg)
+    }
+
+    async fn delete_api_key(&self, id: &str, entry: AuditEntry) -> Result<bool, StoreError> {
+        let mut c = self.client().await?;
+        let txn = c.transaction().await.map_err(pg)?;
+        let n = txn
+            .execute("DELETE FROM api_keys WHERE id = $1", &[&id])
+            .await
+            .map_err(pg)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        audit(&txn, &entry).await?;
+        txn.commit().await.map_err(pg)?;
+        Ok(true)
+    }
+
+    async fn append_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        self.watch(audit(&c, &entry).await)
+    }
+
+    async fn audit_log(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT record FROM audit WHERE ($1::text IS NULL OR id < $1) \
+                 ORDER BY id DESC LIMIT $2",
+                &[&cursor, &(limit as i64 + 1)],
+            )
+            .await
+            .map_err(pg)?;
+        let mut items = rows
+            .iter()
+            .map(|r| from_json("audit", r.get(0)))
+            .collect::<Result<Vec<AuditEntry>, _>>()?;
+        let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.clone());
+        items.truncate(limit);
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl StatsStore for PgStore {
+    async fn counters(&self, since_ms: Millis) -> Result<Vec<(String, Counters)>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT endpoint_id, sum(attempts_ok)::bigint, sum(attempts_failed)::bigint, \
+                 sum(delivered)::bigint, sum(dead)::bigint FROM counters WHERE hour >= $1 \
+                 GROUP BY endpoint_id ORDER BY endpoint_id",
+                &[&((since_ms / HOUR_MS) as i64)],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let n = |i| r.get::<_, i64>(i) as u64;
+                let c = Counters {
+                    attempts_ok: n(1),
+                    attempts_failed: n(2),
+                    delivered: n(3),
+                    dead: n(4),
+                };
+                (r.get(0), c)
+            })
+            .collect())
+    }
+
+    async fn pending_count(&self) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_one(
+                "SELECT count(*) FROM deliveries WHERE status = 'pending'",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn pending_summary(&self, scan_cap: usize) -> Result<Vec<PendingSummary>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT endpoint_id, count(*), min(created_ms) FROM deliveries \
+                 WHERE status = 'pending' GROUP BY endpoint_id ORDER BY endpoint_id",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let count = r.get::<_, i64>(1) as u64;
+                PendingSummary {
+                    endpoint_id: r.get(0),
+                    count: count.min(scan_cap as u64),
+                    oldest_created_ms: r.get::<_, Option<i64>>(2).map(|t| t as Millis),
+                    truncated: count > scan_cap as u64,
+                }
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl PluginKv for PgStore {
+    async fn kv_get(&self, ns: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let c = self.client().await?;
+        let row = c
+            .query_opt(
+                "SELECT value FROM plugin_kv WHERE ns = $1 AND key = $2",
+                &[&ns, &key],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    async fn kv_set(&self, ns: &str, key: &str, value: &[u8]) -> Result<(), KvError> {
+        let mut c = self.client().await?;
+        let txn = c.transaction().await.map_err(pg)?;
+        // The usage row, locked: writers to one namespace take turns, so the quota holds
+        // across nodes.
+        txn.execute(
+            "INSERT INTO plugin_kv_usage (ns, bytes) VALUES ($1, 0) ON CONFLICT DO NOTHING",
+            &[&ns],
+        )
+        .await
+        .map_err(pg)?;
+        let used = txn
+            .query_one(
+                "SELECT bytes FROM plugin_kv_usage WHERE ns = $1 FOR UPDATE",
+                &[&ns],
+            )
+            .await
+            .map_err(pg)?
+            .get::<_, i64>(0) as u64;
+        let old = txn
+            .query_opt(
+                "SELECT octet_length(key) + octet_length(value) FROM plugin_kv \
+                 WHERE ns = $1 AND key = $2",
+                &[&ns, &key],
+            )
+            .await
+            .map_err(pg)?
+            .map_or(0, |r| r.get::<_, i32>(0) as u64);
+        let would = used - old.min(used) + (key.len() + value.len()) as u64;
+        if would > KV_QUOTA_BYTES {
+            return Err(KvError::Quota {
+                ns: ns.to_string(),
+                would,
+                quota: KV_QUOTA_BYTES,
+            });
+        }
+        txn.execute(
+            "INSERT INTO plugin_kv (ns, key, value) VALUES ($1, $2, $3) \
+             ON CONFLICT (ns, key) DO UPDATE SET value = EXCLUDED.value",
+            &[&ns, &key, &value],
+        )
+        .await
+        .map_err(pg)?;
+        txn.execute(
+            "UPDATE plugin_kv_usage SET bytes = $2 WHERE ns = $1",
+            &[&ns, &(would as i64)],
+        )
+        .await
+        .map_err(pg)?;
+        txn.commit().await.map_err(pg)?;
+        Ok(())
+    }
+
+    async fn kv_delete(&self, ns: &str, key: &str) -> Result<(), StoreError> {
+        let mut c = self.client().await?;
+        let txn = c.transaction().await.map_err(pg)?;
+        let removed = txn
+            .query_opt(
+                "DELETE FROM plugin_kv WHERE ns = $1 AND key = $2 \
+                 RETURNING octet_length(key) + octet_length(value)",
+                &[&ns, &key],
+            )
+            .await
+            .map_err(pg)?;
+        if let Some(r) = removed {
+            let n = r.get::<_, i32>(0) as i64;
+            txn.execute(
+                "UPDATE plugin_kv_usage SET bytes = greatest(bytes - $2, 0) WHERE ns = $1",
+                &[&ns, &n],
+            )
+            .await
+            .map_err(pg)?;
+        }
+        txn.commit().await.map_err(pg)
+    }
+}

@@ -1,0 +1,307 @@
+//! [`DeliveryQueue`] and [`DeliveryLog`] on PostgreSQL. The due index is a partial index on
+//! pending deliveries ordered as redb's (endpoint, due key, id), so "the next due deliveries of
+//! these endpoints" is one statement however large the backlog is.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::rows::{self, DELIVERY_COLS, DELIVERY_WIDTH, EVENT_COLS};
+use super::{admin, pg, PgStore};
+use crate::store::shared::*;
+use crate::store::*;
+
+#[async_trait]
+impl DeliveryQueue for PgStore {
+    async fn due(&self, now_ms: Millis, wants: &[DueWant<'_>]) -> Result<Vec<DueScan>, StoreError> {
+        let eps: Vec<&str> = wants.iter().map(|w| w.endpoint_id).collect();
+        let limits: Vec<i64> = wants.iter().map(|w| w.limit as i64).collect();
+        let skip: Vec<&str> = wants
+            .iter()
+            .flat_map(|w| w.skip.iter().map(String::as_str))
+            .collect();
+        // One row past each limit tells when to look at the endpoint again.
+        let sql = format!(
+            "SELECT w.i, {DELIVERY_COLS}, {EVENT_COLS}, p.body \
+             FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS w(ep, lim, i) \
+             CROSS JOIN LATERAL (SELECT * FROM deliveries q WHERE q.endpoint_id = w.ep \
+                 AND q.status = 'pending' AND NOT (q.id = ANY($3::text[])) \
+                 ORDER BY q.due_key_ms, q.id LIMIT w.lim + 1) d \
+             JOIN events e ON e.id = d.event_id \
+             LEFT JOIN payloads p ON p.delivery_id = d.id \
+             ORDER BY w.i, d.due_key_ms, d.id"
+        );
+        let c = self.client().await?;
+        let found = c.query(&sql, &[&eps, &limits, &skip]).await.map_err(pg);
+        let found = self.watch(found)?;
+        let mut scans: Vec<DueScan> = wants.iter().map(|_| DueScan::default()).collect();
+        let mut events: HashMap<String, Arc<EventRecord>> = HashMap::new();
+        let mut closed = vec![false; wants.len()];
+        for row in &found {
+            let i = row.get::<_, i64>(0) as usize - 1;
+            if closed[i] {
+                continue;
+            }
+            let delivery = rows::delivery(row, 1)?;
+            if delivery.due_key_ms > now_ms || scans[i].items.len() >= wants[i].limit {
+                scans[i].next_due_ms = Some(delivery.due_key_ms);
+                closed[i] = true;
+                continue;
+            }
+            let event = events
+                .entry(delivery.event_id.clone())
+                .or_insert_with(|| Arc::new(rows::event(row, 1 + DELIVERY_WIDTH)))
+                .clone();
+            let stored: Option<&[u8]> = row.get(1 + DELIVERY_WIDTH + 6);
+            let payload = chain_output(&delivery, &event.body, stored)?.map(Arc::new);
+            scans[i].items.push(DueDelivery {
+                delivery,
+                event,
+                payload,
+            });
+        }
+        Ok(scans)
+    }
+
+    async fn pending_endpoints(&self) -> Result<Vec<(String, Millis)>, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "SELECT endpoint_id, min(due_key_ms) FROM deliveries WHERE status = 'pending' \
+                 GROUP BY endpoint_id ORDER BY endpoint_id",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get::<_, i64>(1) as Millis))
+            .collect())
+    }
+
+    async fn record(&self, outcomes: Vec<AttemptOutcome>) -> Result<Vec<Recorded>, StoreError> {
+        let r = async {
+            let mut c = self.client().await?;
+            let txn = c.transaction().await.map_err(pg)?;
+            let now = now_ms();
+            let mut counts: HashMap<String, Counters> = HashMap::new();
+            let mut out = Vec::with_capacity(outcomes.len());
+            for o in &outcomes {
+                out.push(record_one(&txn, o, now, &mut counts).await?);
+            }
+            admin::add_counters(&txn, now / HOUR_MS, counts).await?;
+            txn.commit().await.map_err(pg)?;
+            Ok(out)
+        };
+        self.watch(r.await)
+    }
+
+    async fn cancel_endpoint(&self, endpoint_id: &str) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL, \
+                 updated_ms = $2 WHERE endpoint_id = $1 AND status = 'pending'",
+                &[&endpoint_id, &(now_ms() as i64)],
+            )
+            .await
+            .map_err(pg);
+        self.watch(n)
+    }
+
+    async fn requeue(
+        &self,
+        delivery_id: &str,
+        audit: AuditEntry,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let mut c = self.client().await?;
+        let txn = c.transaction().await.map_err(pg)?;
+        let Some(mut d) = rows::lock_delivery(&txn, delivery_id).await? else {
+            return Ok(None);
+        };
+        requeue(&mut d, now_ms());
+        rows::put_delivery(&txn, &d).await?;
+        admin::audit(&txn, &audit).await?;
+        txn.commit().await.map_err(pg)?;
+        Ok(Some(d))
+    }
+
+    async fn recover(
+        &self,
+        endpoint_id: &str,
+        since_ms: Millis,
+        mut audit: AuditEntry,
+    ) -> Result<u64, StoreError> {
+        let mut c = self.client().await?;
+        let txn = c.transaction().await.map_err(pg)?;
+        let sql = format!(
+            "SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.endpoint_id = $1 \
+             AND d.status = 'dead' AND d.created_ms >= $2 ORDER BY d.id FOR UPDATE"
+        );
+        let dead = txn
+            .query(&sql, &[&endpoint_id, &(since_ms as i64)])
+            .await
+            .map_err(pg)?;
+        let now = now_ms();
+        for row in &dead {
+            let mut d = rows::delivery(row, 0)?;
+            requeue(&mut d, now);
+            rows::put_delivery(&txn, &d).await?;
+        }
+        let n = dead.len() as u64;
+        audit.after = Some(serde_json::json!({ "since_ms": since_ms, "requeued": n }));
+        admin::audit(&txn, &audit).await?;
+        txn.commit().await.map_err(pg)?;
+        Ok(n)
+    }
+}
+
+/// Records one outcome inside the caller's transaction, its delivery row locked meanwhile so
+/// two nodes never move one delivery at once.
+async fn record_one(
+    c: &impl GenericClient,
+    o: &AttemptOutcome,
+    now: Millis,
+    counts: &mut HashMap<String, Counters>,
+) -> Result<Recorded, StoreError> {
+    let Some(mut d) = rows::lock_delivery(c, &o.delivery.id).await? else {
+        return Ok(Recorded::default());
+    };
+    let applied = apply_outcome(&mut d, o, now);
+    if let Some(a) = &o.attempt {
+        // Replaces: an outcome offered again after a commit whose answer was lost.
+        c.execute(
+            "INSERT INTO attempts (delivery_id, n, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (delivery_id, n) DO UPDATE SET record = EXCLUDED.record",
+            &[&d.id, &(a.n as i32), &rows::json(a)],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    if let (true, Some(p)) = (applied.payload_row, &o.payload) {
+        c.execute(
+            "INSERT INTO payloads (delivery_id, body) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&d.id, &p.stored_bytes()],
+        )
+        .await
+        .map_err(pg)?;
+    }
+    rows::put_delivery(c, &d).await?;
+    if let Some(add) = &applied.counts {
+        counts.entry(d.endpoint_id.clone()).or_default().add(add);
+    }
+    let endpoint_state = admin::apply_effect(c, &d.endpoint_id, applied.effect).await?;
+    Ok(Recorded {
+        status: Some(d.status),
+        endpoint_state,
+    })
+}
+
+/// A delivery's stored chain output, rebuilt from its record (inline) or its payload row
+/// (`stored`); `None` when it has none or the row is missing, so the chain runs again.
+fn chain_output(
+    d: &DeliveryRecord,
+    event_body: &str,
+    stored: Option<&[u8]>,
+) -> Result<Option<StoredPayload>, StoreError> {
+    let Some(meta) = &d.payload else {
+        return Ok(None);
+    };
+    let bytes = match (&meta.inline, stored) {
+        (Some(inline), _) => inline.as_bytes(),
+        (None, Some(row)) => row,
+        (None, None) => return Ok(None),
+    };
+    StoredPayload::from_row(meta, event_body.as_bytes(), bytes)
+        .map(Some)
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "payloads",
+            detail: format!("payload of {} does not fit its event body", d.id),
+        })
+}
+
+#[async_trait]
+impl DeliveryLog for PgStore {
+    async fn delivery(
+        &self,
+        id: &str,
+    ) -> Result<Option<(DeliveryRecord, Vec<AttemptRecord>)>, StoreError> {
+        let c = self.client().await?;
+        let sql = format!("SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.id = $1");
+        let Some(row) = c.query_opt(&sql, &[&id]).await.map_err(pg)? else {
+            return Ok(None);
+        };
+        let d = rows::delivery(&row, 0)?;
+        let attempts = c
+            .query(
+                "SELECT record FROM attempts WHERE delivery_id = $1 ORDER BY n",
+                &[&id],
+            )
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(|r| rows::from_json("attempts", r.get(0)))
+            .collect::<Result<_, _>>()?;
+        Ok(Some((d, attempts)))
+    }
+
+    async fn payload_body(
+        &self,
+        delivery: &DeliveryRecord,
+        event_body: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(meta) = &delivery.payload else {
+            return Ok(None);
+        };
+        let row: Option<Row> = if meta.inline.is_some() {
+            None
+        } else {
+            let c = self.client().await?;
+            c.query_opt(
+                "SELECT body FROM payloads WHERE delivery_id = $1",
+                &[&delivery.id],
+            )
+            .await
+            .map_err(pg)?
+        };
+        let stored: Option<&[u8]> = row.as_ref().map(|r| r.get(0));
+        Ok(chain_output(delivery, event_body, stored)?.map(|p| p.body))
+    }
+
+    async fn endpoint_deliveries(
+        &self,
+        endpoint_id: &str,
+        status: Option<DeliveryStatus>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<DeliveryPage, StoreError> {
+        let c = self.client().await?;
+        let sql = format!(
+            "SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.endpoint_id = $1 \
+             AND ($2::text IS NULL OR d.id < $2) AND ($3::text IS NULL OR d.status = $3) \
+             ORDER BY d.id DESC LIMIT $4"
+        );
+        let rows = c
+            .query(
+                &sql,
+                &[
+                    &endpoint_id,
+                    &cursor,
+                    &status.map(DeliveryStatus::as_str),
+                    &(limit as i64 + 1),
+                ],
+            )
+            .await
+            .map_err(pg)?;
+        let mut items = rows
+            .iter()
+            .map(|r| rows::delivery(r, 0))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = (items.len() > limit).then(|| items[limit - 1].id.clone());
+        items.truncate(limit);
+        Ok(DeliveryPage { items, next_cursor })
+    }
+}

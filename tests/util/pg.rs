@@ -1,0 +1,174 @@
+//! A real PostgreSQL for the tests, started by the tests themselves from the server binaries the
+//! machine has (`initdb` and `postgres` of Debian's PostgreSQL 15 here), so `cargo test` needs no
+//! running server and no setup step.
+//!
+//! One server per test process, in a temporary directory, listening only on a unix socket
+//! there. It is started the first time a test asks for a database and stops when the test
+//! process ends (the parent-death signal), even if the process is killed. As root (CI), it runs
+//! as the `postgres` user, because PostgreSQL refuses to run as root. Each test gets its own
+//! fresh database.
+//!
+//! A machine without the binaries fails the test with a message saying what is missing: a
+//! PostgreSQL test is never skipped silently.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The test process's server.
+pub struct Postgres {
+    /// Directory holding the data dir, the log and the socket.
+    pub dir: PathBuf,
+}
+
+static SERVER: OnceLock<Result<Postgres, String>> = OnceLock::new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh, empty database on the test process's server; its connection string.
+pub async fn database() -> String {
+    let server = SERVER
+        .get_or_init(start)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("cannot start the tests' PostgreSQL: {e}"));
+    let name = format!("t{}", NEXT_DB.fetch_add(1, Ordering::SeqCst));
+    let admin = server.conn("postgres");
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the tests' PostgreSQL");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create a test database");
+    server.conn(&name)
+}
+
+impl Postgres {
+    /// The connection string of database `db`.
+    pub fn conn(&self, db: &str) -> String {
+        format!("host={} user=hookgate dbname={db}", self.dir.display())
+    }
+}
+
+/// Where the server binaries are: `HOOKGATE_PG_BIN`, else the newest Debian install, else
+/// `PATH`.
+fn bin_dir() -> Result<PathBuf, String> {
+    if let Ok(d) = std::env::var("HOOKGATE_PG_BIN") {
+        return Ok(PathBuf::from(d));
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    if let Some(d) = versions.pop() {
+        return Ok(d);
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .find(|p| p.join("initdb").exists())
+        .ok_or_else(|| {
+            "no PostgreSQL server binaries (initdb, postgres): install Debian's postgresql \
+             package or set HOOKGATE_PG_BIN"
+                .to_string()
+        })
+}
+
+/// The uid and gid to run the server as: ourselves, or `postgres` (else `nobody`) as root.
+fn run_as() -> Option<(u32, u32)> {
+    if unsafe { libc::geteuid() } != 0 {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let entry = |name: &str| {
+        passwd.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&name)).then(|| (f[2].parse().ok(), f[3].parse().ok()))
+        })
+    };
+    match entry("postgres").or_else(|| entry("nobody")) {
+        Some((Some(u), Some(g))) => Some((u, g)),
+        _ => None,
+    }
+}
+
+fn command(bin: &Path, program: &str, who: Option<(u32, u32)>) -> Command {
+    let mut c = Command::new(bin.join(program));
+    if let Some((uid, gid)) = who {
+        c.uid(uid).gid(gid);
+    }
+    c
+}
+
+fn start() -> Result<Postgres, String> {
+    let bin = bin_dir()?;
+    let who = run_as();
+    let dir = std::env::temp_dir().join(format!("hookgate-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if let Some((uid, gid)) = who {
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
+    }
+    let data = dir.join("data");
+    let out = command(&bin, "initdb", who)
+        .args(["-A", "trust", "-U", "hookgate", "-E", "UTF8", "--no-sync"])
+        .arg("-D")
+        .arg(&data)
+        .output()
+        .map_err(|e| format!("run {}/initdb: {e}", bin.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let log = std::fs::File::create(dir.join("log")).map_err(|e| e.to_string())?;
+    let mut server = command(&bin, "postgres", who);
+    server
+        .arg("-D")
+        .arg(&data)
+        .arg("-k")
+        .arg(&dir)
+        // Only the unix socket; no fsync (the tests crash gateways, never this server).
+        .args(["-c", "listen_addresses=", "-c", "fsync=off"])
+        .args(["-c", "max_connections=200"])
+        .stdout(Stdio::null())
+        .stderr(log);
+    // Stop with the test process, however it ends (the signal is set after the uid change,
+    // which would clear it).
+    unsafe {
+        server.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT);
+            Ok(())
+        });
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    // The parent-death signal follows the thread that forked, so a thread that lives as long as
+    // the server forks it (a test's own thread ends with the test).
+    std::thread::spawn(move || match server.spawn() {
+        Ok(mut child) => {
+            let _ = tx.send(Ok(()));
+            let _ = child.wait();
+        }
+        Err(e) => {
+            let _ = tx.send(Err(format!("start postgres: {e}")));
+        }
+    });
+    rx.recv().map_err(|e| e.to_string())??;
+    let socket = dir.join(".s.PGSQL.5432");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !socket.exists() {
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+            return Err(format!("postgres did not start in 30 s:\n{log}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Postgres { dir })
+}
