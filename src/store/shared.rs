@@ -31,3 +31,11 @@ pub fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<
         detail: e.to_string(),
     })
 }
+
+/// A payload row that does not fit its delivery record or event (see `BodyEdit`).
+pub fn corrupt_payload(delivery_id: &str) -> StoreError {
+    StoreError::Corrupt {
+        table: "payloads",
+        detail: format!("payload of {delivery_id} does not fit its event body"),
+    }
+}

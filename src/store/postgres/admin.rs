@@ -259,14 +259,7 @@ impl EndpointStore for PgStore {
         txn.execute("DELETE FROM endpoint_state WHERE endpoint_id = $1", &[&id])
             .await
             .map_err(pg)?;
-        let cancelled = txn
-            .execute(
-                "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL, \
-                 updated_ms = $2 WHERE endpoint_id = $1 AND status = 'pending'",
-                &[&id, &(now_ms() as i64)],
-            )
-            .await
-            .map_err(pg)?;
+        let cancelled = super::queue::cancel_pending(&txn, id).await?;
         audit(&txn, &entry).await?;
         txn.commit().await.map_err(pg)?;
         Ok(Some(cancelled))

@@ -101,15 +101,7 @@ impl DeliveryQueue for PgStore {
 
     async fn cancel_endpoint(&self, endpoint_id: &str) -> Result<u64, StoreError> {
         let c = self.client().await?;
-        let n = c
-            .execute(
-                "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL, \
-                 updated_ms = $2 WHERE endpoint_id = $1 AND status = 'pending'",
-                &[&endpoint_id, &(now_ms() as i64)],
-            )
-            .await
-            .map_err(pg);
-        self.watch(n)
+        self.watch(cancel_pending(&c, endpoint_id).await)
     }
 
     async fn requeue(
@@ -157,6 +149,17 @@ impl DeliveryQueue for PgStore {
         txn.commit().await.map_err(pg)?;
         Ok(n)
     }
+}
+
+/// Cancels every pending delivery of an endpoint; how many.
+pub async fn cancel_pending(c: &impl GenericClient, endpoint_id: &str) -> Result<u64, StoreError> {
+    c.execute(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL, \
+         updated_ms = $2 WHERE endpoint_id = $1 AND status = 'pending'",
+        &[&endpoint_id, &(now_ms() as i64)],
+    )
+    .await
+    .map_err(pg)
 }
 
 /// Records one outcome inside the caller's transaction, its delivery row locked meanwhile so
@@ -217,10 +220,7 @@ fn chain_output(
     };
     StoredPayload::from_row(meta, event_body.as_bytes(), bytes)
         .map(Some)
-        .ok_or_else(|| StoreError::Corrupt {
-            table: "payloads",
-            detail: format!("payload of {} does not fit its event body", d.id),
-        })
+        .ok_or_else(|| corrupt_payload(&d.id))
 }
 
 #[async_trait]

@@ -67,14 +67,6 @@ pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> StoreError
     StoreError::Storage(Box::new(e))
 }
 
-/// A payload row that does not fit its delivery record or event (see `BodyEdit`).
-pub fn corrupt_payload(delivery_id: &str) -> StoreError {
-    StoreError::Corrupt {
-        table: "payloads",
-        detail: format!("payload of {delivery_id} does not fit its event body"),
-    }
-}
-
 /// A delivery's stored chain output, rebuilt: from its record when the bytes are inline, else
 /// from its row in `payloads` (`None` when that row is missing, so the chain runs again).
 pub fn load_payload(
