@@ -40,6 +40,9 @@ pub struct Metrics {
     pub retries: Counter,
     /// Attempts in flight now.
     pub in_flight: Gauge,
+    /// Attempts whose claim had run out before their outcome was recorded (a cluster node
+    /// took the delivery over): each is a duplicate request the receiver may have seen.
+    pub stale_outcomes: Counter,
     /// Pending deliveries (set when scraped; the last known value while the store is down).
     pub queue_depth: Gauge,
     /// 1 while the store can commit, 0 from a failed commit until it has recovered.
@@ -73,6 +76,7 @@ impl Metrics {
             deliveries: Family::default(),
             retries: Counter::default(),
             in_flight: Gauge::default(),
+            stale_outcomes: Counter::default(),
             queue_depth: Gauge::default(),
             store_writable: Gauge::default(),
             attempt_seconds: Histogram::new(latency_buckets()),
@@ -101,6 +105,11 @@ impl Metrics {
             "attempts_in_flight",
             "Attempts in flight",
             m.in_flight.clone(),
+        );
+        registry.register(
+            "stale_outcomes",
+            "Attempts recorded too late: their claim had expired and another node took the delivery (duplicates)",
+            m.stale_outcomes.clone(),
         );
         registry.register("queue_depth", "Pending deliveries", m.queue_depth.clone());
         registry.register(

@@ -3,7 +3,6 @@
 
 mod util;
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use hookgate::store::*;
@@ -21,7 +20,8 @@ async fn redb() -> (Option<tempfile::TempDir>, Arc<dyn Store>) {
 
 async fn postgres() -> (Option<tempfile::TempDir>, Arc<dyn Store>) {
     let url = util::pg::database().await;
-    let opts = PgOptions { url, pool_size: 4 };
+    let mut opts = PgOptions::new(url);
+    opts.pool_size = 4;
     (None, Arc::new(PgStore::open(&opts, key()).await.unwrap()))
 }
 
@@ -78,13 +78,10 @@ fn event(id: &str, ts: Millis, endpoints: &[&str]) -> NewEvent {
 }
 
 async fn due(s: &dyn Store, ep: &str, now: Millis, limit: usize) -> DueScan {
-    let skip = HashSet::new();
-    let want = DueWant {
-        endpoint_id: ep,
-        skip: &skip,
-        limit,
-    };
-    s.due(now, &[want]).await.unwrap().remove(0)
+    s.claim(now, &[DueWant::new(ep, limit)])
+        .await
+        .unwrap()
+        .remove(0)
 }
 
 fn attempt(n: u32, code: u16) -> AttemptRecord {
@@ -117,6 +114,7 @@ fn outcome(d: &DeliveryRecord, code: u16, status: DeliveryStatus) -> AttemptOutc
             }
         },
         reason: None,
+        claim: NO_CLAIM,
     }
 }
 
@@ -160,23 +158,22 @@ async fn due_is_oldest_first_within_limits(s: &dyn Store) {
     assert_eq!(times, [10, 20], "only what is due, oldest first");
     assert_eq!(scan.next_due_ms, Some(30), "when to look again");
     assert_eq!(scan.items[0].event.id, "evt_1", "with its event");
-    let scan = due(s, "a", 100, 1).await;
-    assert_eq!(scan.items.len(), 1);
-    assert_eq!(scan.next_due_ms, Some(20));
-    let skip: HashSet<String> = [scan.items[0].delivery.id.clone()].into();
-    let want = DueWant {
-        endpoint_id: "a",
-        skip: &skip,
-        limit: 10,
-    };
-    let other = DueWant {
-        endpoint_id: "nobody",
-        skip: &skip,
-        limit: 10,
-    };
-    let scans = s.due(100, &[want, other]).await.unwrap();
-    assert_eq!(scans[0].items.len(), 2, "in-flight ids are passed over");
+    let wants = [DueWant::new("a", 10), DueWant::new("nobody", 10)];
+    let scans = s.claim(100, &wants).await.unwrap();
+    let ids: Vec<_> = scans[0].items.iter().map(|d| &d.delivery.id).collect();
+    assert_eq!(ids, ["del_evt_0_a"], "what is claimed is not claimed again");
     assert!(scans[1].items.is_empty() && scans[1].next_due_ms.is_none());
+    let first = &scan.items[0];
+    s.release(&[(first.delivery.id.clone(), first.claim)])
+        .await
+        .unwrap();
+    let again = due(s, "a", 100, 10).await;
+    let ids: Vec<_> = again.items.iter().map(|d| &d.delivery.id).collect();
+    assert_eq!(
+        ids,
+        ["del_evt_1_a"],
+        "a released claim can be claimed again"
+    );
     let pending = s.pending_endpoints().await.unwrap();
     assert_eq!(pending, [("a".to_string(), 10)]);
 }
@@ -213,15 +210,16 @@ async fn a_retry_waits_by_time_or_keeps_its_place(s: &dyn Store) {
         o.next_attempt_ms = Some(500);
         o.place = place;
         s.record(vec![o]).await.unwrap();
-        let scan = due(s, ep, 100, 10).await;
-        // A FIFO retry keeps its key, so it stays the head (the scheduler waits for its time).
-        let head = usize::from(place == QueuePlace::Keep);
-        assert_eq!(
-            scan.items.len(),
-            head,
-            "{ep}: due before its next attempt only as head"
-        );
-        let scan = due(s, ep, 500, 10).await;
+        // A FIFO retry keeps its key, so it stays the head, and nothing behind it goes first;
+        // neither is claimed before its next attempt.
+        let want = DueWant {
+            fifo: place == QueuePlace::Keep,
+            ..DueWant::new(ep, 10)
+        };
+        let scan = s.claim(100, &[want]).await.unwrap().remove(0);
+        assert!(scan.items.is_empty(), "{ep}: claimed before its time");
+        assert_eq!(scan.next_due_ms, Some(500), "{ep}: when to look again");
+        let scan = s.claim(500, &[want]).await.unwrap().remove(0);
         assert_eq!(scan.items[0].delivery.due_key_ms, key, "{ep}");
         assert_eq!(scan.items[0].delivery.attempts, 1);
     }

@@ -8,6 +8,7 @@
 //! until `delivery.shutdown_grace` → stop what is left → close the store, explicitly. Every
 //! acknowledged write is already durable, so a crash at any point loses nothing.
 
+mod cluster;
 mod lifecycle;
 mod limits;
 mod reload;
@@ -29,7 +30,7 @@ use crate::dispatch::plugin_lane::PluginLanes;
 use crate::dispatch::{plugin_io, DueSignal, LiveEndpoint, Registry, Scheduler, Shared};
 use crate::server;
 use crate::signing::Secret;
-use crate::store::{MasterKey, RedbStore, Store};
+use crate::store::{MasterKey, PgOptions, PgStore, PgTls, RedbStore, Store};
 
 use lifecycle::Lifecycle;
 use reload::{ConfigReloader, PluginPoller};
@@ -84,7 +85,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let open_files = limits::raise_open_files_limit();
-    let store = open_store(&loaded.config)?;
+    let store = open_store(&loaded).await?;
     let life = Lifecycle::new();
     let served = serve(loaded, listener, shutdown, open_files, store.clone(), &life).await;
     life.finish().await;
@@ -94,11 +95,53 @@ pub async fn run(
     served
 }
 
-fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the configured backend. Every node of a cluster must be given the same master key
+/// (`HOOKGATE_MASTER_KEY`): each opens the secrets the others sealed.
+async fn open_store(loaded: &Loaded) -> anyhow::Result<Arc<dyn Store>> {
+    let cfg = &loaded.config;
     let key = MasterKey::from_env_or_file(&cfg.data_dir)?;
-    let store = RedbStore::open(&cfg.data_dir, key)
-        .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
-    Ok(Arc::new(store))
+    match &cfg.storage {
+        config::StorageConfig::Redb => {
+            let store = RedbStore::open(&cfg.data_dir, key)
+                .with_context(|| format!("opening the store in {}", cfg.data_dir.display()))?;
+            Ok(Arc::new(store))
+        }
+        config::StorageConfig::Postgres(pg) => {
+            let mut opts = PgOptions::new(pg.url.expose());
+            opts.pool_size = pg.pool_size;
+            opts.lease = pg.lease;
+            opts.tls = match pg.tls {
+                config::PgTlsMode::Disable => PgTls::Disable,
+                config::PgTlsMode::VerifyFull => PgTls::VerifyFull {
+                    ca_file: pg.ca_file.clone(),
+                },
+            };
+            if let Ok(name) = std::env::var(NODE_NAME_ENV) {
+                opts.node = name;
+            }
+            opts.config_hash = config_hash(&loaded.source);
+            let store = PgStore::open(&opts, key)
+                .await
+                .context("opening the PostgreSQL store (storage.url)")?;
+            tracing::info!(node = %opts.node, config_hash = %opts.config_hash, "joined the cluster on PostgreSQL");
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Names this node in the cluster (leases, the `nodes` table, logs); a random name otherwise.
+pub const NODE_NAME_ENV: &str = "HOOKGATE_NODE_NAME";
+
+/// A digest of the config file's bytes, which nodes compare to notice differing files.
+fn config_hash(source: &ConfigSource) -> String {
+    use sha2::{Digest, Sha256};
+    match source {
+        ConfigSource::Embedded => "embedded".into(),
+        ConfigSource::File(p) => match std::fs::read(p) {
+            Ok(bytes) => hex::encode(&Sha256::digest(&bytes)[..8]),
+            Err(_) => "unreadable".into(),
+        },
+    }
 }
 
 /// Everything from building the parts to the scheduler's stop; the caller finishes the rest
@@ -131,6 +174,16 @@ async fn serve(
         }
         ConfigSource::Embedded => None,
     };
+    let following = shared.store.notices().map(|notices| {
+        let follow = cluster::follow(
+            notices,
+            shared.clone(),
+            api_state.clone(),
+            current.clone(),
+            life.reload.clone(),
+        );
+        life.spawn("cluster_notices", follow)
+    });
     let polling = shared.plugins.clone().map(|host| {
         let poller = PluginPoller { host };
         life.spawn("plugin_poll", poller.run(life.plugin_poll.clone()))
@@ -150,7 +203,7 @@ async fn serve(
 
     life.reload.cancel();
     life.plugin_poll.cancel();
-    for task in reloading.into_iter().chain(polling) {
+    for task in reloading.into_iter().chain(polling).chain(following) {
         let _ = task.await;
     }
     tracing::info!("shutting down: no new attempts");

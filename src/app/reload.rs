@@ -166,6 +166,7 @@ async fn apply_reload(
         tracing::warn!(fields = ?diff.restart_required, "these settings change only on restart; keeping the running values");
         new.listen = old.listen;
         new.data_dir = old.data_dir.clone();
+        new.storage = old.storage.clone();
         new.server = old.server;
     }
     let snap = match config_endpoints(&new, shared.store.as_ref()).await {

@@ -14,13 +14,14 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::builtin_plugins;
+use crate::signing::Secret;
 
 use super::endpoint;
 use super::policy;
 use super::reader::{Ctx, Obj};
 use super::types::{
-    ApiKeyConfig, AuthConfig, Config, DeliveryConfig, NetworkConfig, PluginAllow, PluginConfig,
-    PluginSource, Scope, ServerConfig,
+    ApiKeyConfig, AuthConfig, Config, DeliveryConfig, NetworkConfig, PgTlsMode, PluginAllow,
+    PluginConfig, PluginSource, PostgresConfig, Scope, ServerConfig, StorageConfig,
 };
 use super::validate::check_id;
 use super::values::{
@@ -32,6 +33,7 @@ use super::yaml::{index_path, Node};
 const TOP: &[&str] = &[
     "listen",
     "data_dir",
+    "storage",
     "server",
     "auth",
     "delivery",
@@ -55,6 +57,7 @@ const DELIVERY: &[&str] = &[
     "shutdown_grace",
 ];
 const NETWORK: &[&str] = &["allow_http", "allow_private"];
+const STORAGE: &[&str] = &["backend", "url", "pool_size", "tls", "ca_file", "lease"];
 const PLUGIN: &[&str] = &["path", "memory", "timeout", "allow"];
 const PLUGIN_ALLOW: &[&str] = &["kv", "http"];
 
@@ -66,6 +69,9 @@ pub(crate) fn build(root: &Node, base_dir: &Path, ctx: &mut Ctx) -> Config {
     };
     ctx.set(&mut cfg.listen, &top, "listen", parse_socket_addr);
     ctx.set(&mut cfg.data_dir, &top, "data_dir", non_empty_path);
+    if let Some(node) = top.get("storage") {
+        cfg.storage = storage(node, base_dir, ctx);
+    }
     if let Some(node) = top.get("server") {
         cfg.server = server(node, ctx);
     }
@@ -291,6 +297,92 @@ fn network(node: &Node, ctx: &mut Ctx) -> NetworkConfig {
             .collect();
     }
     n
+}
+
+fn storage(node: &Node, base_dir: &Path, ctx: &mut Ctx) -> StorageConfig {
+    let Some(obj) = ctx.object(node, "storage", STORAGE) else {
+        return StorageConfig::Redb;
+    };
+    let backend = ctx.field(&obj, "backend", |s| match s {
+        "redb" | "postgres" => Ok(s.to_string()),
+        _ => Err(format!("unknown backend {s:?}: expected redb or postgres")),
+    });
+    if backend.as_deref() != Some("postgres") {
+        for key in ["url", "pool_size", "tls", "ca_file", "lease"] {
+            if let Some(e) = obj.entry(key).filter(|_| backend.is_some()) {
+                ctx.error(
+                    e.key_pos,
+                    &obj.path_of(key),
+                    "only used with `backend: postgres`",
+                );
+            }
+        }
+        return StorageConfig::Redb;
+    }
+    let url = ctx
+        .required(&obj, "url")
+        .and_then(|n| ctx.value(n, &obj.path_of("url"), postgres_url));
+    let mut pg = PostgresConfig {
+        tls: url.as_deref().map_or(PgTlsMode::VerifyFull, default_tls),
+        url: Secret::new(url.unwrap_or_default()),
+        pool_size: 16,
+        ca_file: None,
+        lease: Duration::from_secs(30),
+    };
+    ctx.set(&mut pg.pool_size, &obj, "pool_size", parse_positive);
+    ctx.set(&mut pg.tls, &obj, "tls", |s| match s {
+        "disable" => Ok(PgTlsMode::Disable),
+        "verify-full" => Ok(PgTlsMode::VerifyFull),
+        _ => Err(format!(
+            "unknown tls mode {s:?}: expected disable or verify-full"
+        )),
+    });
+    pg.ca_file = ctx.field(&obj, "ca_file", |s| {
+        non_empty_path(s).map(|p| base_dir.join(p))
+    });
+    ctx.set(&mut pg.lease, &obj, "lease", |s| {
+        match positive_duration(s)? {
+            d if d < Duration::from_secs(1) => Err("must be at least 1s".to_string()),
+            d => Ok(d),
+        }
+    });
+    StorageConfig::Postgres(pg)
+}
+
+/// A `postgres://` URL or a libpq `key=value` string; checked for shape only (the server
+/// checks the rest when the node connects).
+fn postgres_url(s: &str) -> Result<String, String> {
+    let url_form = s.starts_with("postgres://") || s.starts_with("postgresql://");
+    if url_form || s.contains('=') {
+        Ok(s.to_string())
+    } else {
+        Err("expected a postgres:// URL or a key=value connection string".to_string())
+    }
+}
+
+/// No TLS for a unix socket or a loopback host (nothing to protect on the wire there);
+/// checked TLS for anything else.
+fn default_tls(url: &str) -> PgTlsMode {
+    let host = match url::Url::parse(url) {
+        Ok(u) => u.host_str().unwrap_or("").to_string(),
+        Err(_) => (url.split_whitespace())
+            .find_map(|kv| kv.strip_prefix("host="))
+            .unwrap_or("")
+            .to_string(),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let local = host.is_empty()
+        || host.starts_with('/')
+        || host.starts_with("%2F")
+        || host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if local {
+        PgTlsMode::Disable
+    } else {
+        PgTlsMode::VerifyFull
+    }
 }
 
 /// Returns the valid plugins and the names of all declared ones.

@@ -18,7 +18,7 @@ pub struct ConfigDiff {
     /// Endpoint ids only in the old config (old-file order).
     pub removed: Vec<String>,
     /// Changed settings that only take effect after a restart: `"listen"`, `"data_dir"`,
-    /// `"server"` (the accept loop reads its limits once, at start).
+    /// `"server"` (the accept loop reads its limits once, at start), `"storage"`.
     pub restart_required: Vec<&'static str>,
 }
 
@@ -63,6 +63,9 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
     }
     if old.server != new.server {
         out.restart_required.push("server");
+    }
+    if old.storage != new.storage {
+        out.restart_required.push("storage");
     }
     out
 }

@@ -54,8 +54,8 @@ pub use spans::ConfigSpans;
 pub use template::{HeaderTemplate, TemplateVars};
 pub use types::{
     ApiKeyConfig, AuthConfig, Config, DeliveryConfig, DeliveryOverride, DeliveryPolicy,
-    EndpointConfig, NetworkConfig, OnError, Ordering, PluginAllow, PluginConfig, PluginRef,
-    PluginSource, Rate, Scope, ServerConfig,
+    EndpointConfig, NetworkConfig, OnError, Ordering, PgTlsMode, PluginAllow, PluginConfig,
+    PluginRef, PluginSource, PostgresConfig, Rate, Scope, ServerConfig, StorageConfig,
 };
 pub use values::{parse_duration, parse_size};
 pub use watcher::Watcher;

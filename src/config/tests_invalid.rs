@@ -332,7 +332,7 @@ fn several_errors_are_reported_at_once_in_order() {
         "hookgate.yaml:3:10: endpoints[0].url: http:// needs network.allow_http: true",
         "hookgate.yaml:4:11: endpoints[0].rate: expected N/s, N/m or N/h, got \"fast\"",
         "hookgate.yaml:5:9: listen: expected a socket address like 127.0.0.1:8080, got \"nope\"",
-        "hookgate.yaml:6:1: bogus: unknown key `bogus` (expected one of: listen, data_dir, server, auth, delivery, network, plugins, endpoints)",
+        "hookgate.yaml:6:1: bogus: unknown key `bogus` (expected one of: listen, data_dir, storage, server, auth, delivery, network, plugins, endpoints)",
     ];
     assert_eq!(text, want.join("\n"));
 }
@@ -367,5 +367,42 @@ fn yaml_syntax_and_shape_errors() {
         "list for scalar",
         "listen: [a]\n",
         &[(1, 9, "listen", "expected a single value")],
+    );
+}
+
+#[test]
+fn storage_settings() {
+    check(
+        "postgres without its url",
+        "storage:\n  backend: postgres\n  pool_size: 0\n",
+        &[
+            (2, 3, "storage.url", "missing required key `url`"),
+            (3, 14, "storage.pool_size", "must be at least 1"),
+        ],
+    );
+    check(
+        "unknown backend",
+        "storage:\n  backend: mysql\n",
+        &[(2, 12, "storage.backend", "expected redb or postgres")],
+    );
+    check(
+        "postgres values",
+        concat!(
+            "storage:\n",
+            "  backend: postgres\n",
+            "  url: mysql://db/x\n",
+            "  tls: prefer\n",
+            "  lease: 100ms\n",
+        ),
+        &[
+            (3, 8, "storage.url", "expected a postgres:// URL"),
+            (4, 8, "storage.tls", "expected disable or verify-full"),
+            (5, 10, "storage.lease", "at least 1s"),
+        ],
+    );
+    check(
+        "postgres keys with redb",
+        "storage:\n  backend: redb\n  url: postgres://db/x\n",
+        &[(3, 3, "storage.url", "only used with `backend: postgres`")],
     );
 }

@@ -402,3 +402,42 @@ fn scope_spellings_round_trip() {
 }
 
 use sha2::Digest as _;
+
+#[test]
+fn storage_defaults_to_redb_and_reads_postgres() {
+    assert_eq!(ok("listen: 127.0.0.1:1\n").storage, StorageConfig::Redb);
+    let remote = ok(concat!(
+        "storage:\n",
+        "  backend: postgres\n",
+        "  url: postgres://hookgate:${BILLING_SECRET}@db.internal:5432/hookgate\n",
+        "  pool_size: 8\n",
+        "  ca_file: ca.pem\n",
+        "  lease: 10s\n",
+    ));
+    let StorageConfig::Postgres(pg) = &remote.storage else {
+        panic!("{:?}", remote.storage);
+    };
+    assert_eq!(
+        pg.url.expose(),
+        "postgres://hookgate:whsec_billing@db.internal:5432/hookgate"
+    );
+    assert_eq!((pg.pool_size, pg.lease), (8, Duration::from_secs(10)));
+    assert_eq!(
+        pg.tls,
+        PgTlsMode::VerifyFull,
+        "a remote host gets checked TLS"
+    );
+    assert_eq!(
+        pg.ca_file.as_deref(),
+        Some(Path::new("/etc/hookgate/ca.pem"))
+    );
+    assert!(
+        !format!("{remote:?}").contains("whsec_billing"),
+        "the password stays out of Debug"
+    );
+    let local = ok("storage:\n  backend: postgres\n  url: host=/run/postgresql dbname=hg\n");
+    let StorageConfig::Postgres(pg) = &local.storage else {
+        panic!("{:?}", local.storage);
+    };
+    assert_eq!(pg.tls, PgTlsMode::Disable, "a unix socket needs no TLS");
+}

@@ -26,6 +26,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the database and caches; changing it needs a restart.
     pub data_dir: PathBuf,
+    /// Where state is kept (`storage:`): the embedded redb file or a shared PostgreSQL;
+    /// changing it needs a restart.
+    pub storage: StorageConfig,
     /// How the API server treats client connections; changing it needs a restart.
     pub server: ServerConfig,
     /// API keys for the HTTP API.
@@ -47,6 +50,7 @@ impl Config {
         Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             data_dir: PathBuf::from("./hookgate-data"),
+            storage: StorageConfig::Redb,
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
             delivery: DeliveryConfig::default(),
@@ -286,6 +290,43 @@ impl Default for DeliveryConfig {
             shutdown_grace: secs(10),
         }
     }
+}
+
+/// The storage backend (`storage:`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum StorageConfig {
+    /// `backend: redb` (the default): one file in `data_dir`, one node.
+    #[default]
+    Redb,
+    /// `backend: postgres`: a PostgreSQL database that several nodes share.
+    Postgres(PostgresConfig),
+}
+
+/// `storage:` with `backend: postgres`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresConfig {
+    /// `url`: a `postgres://user:password@host:port/db` URL or a libpq `key=value` string;
+    /// wrapped because it usually holds the password (`${PGPASSWORD}` in the file).
+    pub url: Secret,
+    /// `pool_size`: most connections this node opens (default 16).
+    pub pool_size: usize,
+    /// `tls`: `disable` or `verify-full` (default: `verify-full`, except for a unix socket
+    /// or a loopback host, where it is `disable`).
+    pub tls: PgTlsMode,
+    /// `ca_file`: PEM roots trusted besides the system's, for a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// `lease`: how long a node's claim on a delivery lasts unrenewed, so how long the
+    /// deliveries a crashed node held wait before another node takes them (default 30s).
+    pub lease: Duration,
+}
+
+/// `storage.tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgTlsMode {
+    /// Plain connection.
+    Disable,
+    /// TLS with the certificate and host name checked.
+    VerifyFull,
 }
 
 /// Outbound network policy for deliveries and plugin HTTP.

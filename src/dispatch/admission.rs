@@ -87,6 +87,11 @@ impl EndpointSched {
         }
     }
 
+    /// The endpoint has due work but no free slot: the next completion looks again.
+    pub fn wait_for_slot(&mut self) {
+        self.waiting_for_slot = true;
+    }
+
     /// Counts `n` starts against the rate bucket.
     pub fn spend(&mut self, n: usize) {
         if let Some(b) = self.bucket.as_mut() {

@@ -30,6 +30,9 @@ use crate::store::{now_ms, DueScan, DueWant, Millis};
 const MAX_BATCH_ENDPOINTS: usize = 512;
 /// Retry delay after a store read failed.
 const READ_FAILURE_BACKOFF_MS: Millis = 1_000;
+/// When an endpoint's cluster-wide cap is held by other nodes and this one has nothing of it
+/// in flight, how soon to look again.
+const CLUSTER_FULL_RECHECK_MS: Millis = 50;
 
 /// The scheduler task. Build with [`Scheduler::new`], run with [`Scheduler::run`].
 pub struct Scheduler {
@@ -66,6 +69,11 @@ impl Scheduler {
     /// the store and run again after the restart.
     pub async fn run(mut self, token: CancellationToken, grace: Duration) {
         self.recover().await;
+        let mut rescan = self.shared.store.rescan_every().map(|every| {
+            let mut t = tokio::time::interval(every);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
         loop {
             for (ep, due) in self.shared.signal.take() {
                 self.arm(&ep, due);
@@ -84,6 +92,7 @@ impl Scheduler {
                 _ = self.shared.signal.notified() => {}
                 Some(c) = self.done_rx.recv() => self.complete(c),
                 _ = tokio::time::sleep(sleep) => {}
+                _ = tick(&mut rescan) => self.rescan().await,
             }
         }
         self.tracker.close();
@@ -245,11 +254,13 @@ impl Scheduler {
                 .iter()
                 .map(|w| DueWant {
                     endpoint_id: &w.ep,
-                    skip: &self.endpoints[&w.ep].in_flight,
                     limit: w.limit,
+                    cap: w.live.in_flight_cap(),
+                    fifo: w.live.is_fifo(),
+                    rate: w.live.config.rate.map(|r| r.per_second),
                 })
                 .collect();
-            self.shared.store.due(now, &wants).await
+            self.shared.store.claim(now, &wants).await
         };
         match scans {
             Ok(scans) => {
@@ -271,12 +282,22 @@ impl Scheduler {
         let sorted = sort_scan(scan.items, scan.next_due_ms, w.live.is_fifo(), now);
         let mut next = sorted.next;
         let sched = self.endpoints.entry(w.ep.clone()).or_default();
+        if scan.full {
+            // Other nodes hold the endpoint's cap: our next completion looks again, or, with
+            // nothing of ours in flight, a short timer (their completions do not wake us).
+            sched.wait_for_slot();
+            if sched.in_flight.is_empty() {
+                next = Some(now + CLUSTER_FULL_RECHECK_MS);
+            }
+        }
         let requests = sched.slots(w.live.in_flight_cap());
         let mut started = 0usize;
+        let mut unstarted = Vec::new();
         for item in sorted.start {
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 next = Some(now);
-                break;
+                unstarted.push((item.delivery.id, item.claim));
+                continue;
             };
             sched.in_flight.insert(item.delivery.id.clone());
             started += 1;
@@ -294,8 +315,36 @@ impl Scheduler {
         if sched.is_idle() {
             self.endpoints.remove(&w.ep);
         }
+        if !unstarted.is_empty() {
+            self.release(unstarted);
+        }
         if let Some(t) = next_look(next, started, now) {
             self.arm(&w.ep, t);
+        }
+    }
+}
+
+impl Scheduler {
+    /// Gives claims back that could not start, so no other node waits out their leases.
+    fn release(&self, claims: Vec<(String, crate::store::Claim)>) {
+        let store = self.shared.store.clone();
+        self.tracker.spawn(async move {
+            if let Err(e) = store.release(&claims).await {
+                tracing::warn!(claims = claims.len(), error = %e, "cannot release unstarted claims; their leases run out instead");
+            }
+        });
+    }
+
+    /// Every endpoint with pending work is looked at again: in a cluster, work becomes
+    /// claimable without a notice when another node dies and its leases run out.
+    async fn rescan(&mut self) {
+        match self.shared.store.pending_endpoints().await {
+            Ok(pending) => {
+                for (ep, due) in pending {
+                    self.arm(&ep, due);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot list endpoints with pending work"),
         }
     }
 }
@@ -325,4 +374,14 @@ fn spawn(
         drop(permit);
         let _ = done.send(c);
     });
+}
+
+/// The next tick of the rescan timer; never, without one.
+async fn tick(t: &mut Option<tokio::time::Interval>) {
+    match t {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }

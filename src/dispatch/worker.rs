@@ -318,6 +318,7 @@ impl<'a> Attempt<'a> {
             next_attempt_ms: s.next,
             endpoint_effect: s.effect,
             reason: s.reason,
+            claim: self.item.claim,
         }
     }
 }
@@ -380,6 +381,10 @@ async fn record(shared: &Shared, outcome: AttemptOutcome) -> Completion {
     match result {
         Ok(mut rec) => {
             let rec = rec.pop().unwrap_or_default();
+            if rec.stale {
+                crate::metrics::global().stale_outcomes.inc();
+                tracing::warn!(%delivery_id, "claim expired before the outcome was recorded; another node owns the delivery now (this attempt was a duplicate)");
+            }
             Completion {
                 endpoint_id,
                 delivery_id,

@@ -12,7 +12,7 @@
 //! Invariants the rest of the gateway relies on:
 //! - When [`Store::ingest`] returns, the events and all their deliveries are durable (fsync'd).
 //! - A pending delivery always has exactly one entry in the due index; a finished one has none.
-//!   The dispatcher finds work only through [`Store::due`], so nothing pending is ever forgotten,
+//!   The dispatcher finds work only through [`DeliveryQueue::claim`], so nothing pending is ever forgotten,
 //!   even after a crash between an attempt and its record.
 //!
 //! Must not import `axum`, `reqwest` or `wasmtime`.
@@ -28,7 +28,7 @@ pub mod shared;
 
 pub use manage_records::*;
 pub use outcome::{apply_outcome, new_delivery, requeue, Applied};
-pub use postgres::{PgOptions, PgStore};
+pub use postgres::{PgOptions, PgStore, PgTls};
 pub use records::*;
 pub use redb_store::RedbStore;
 pub use roles::*;
@@ -118,17 +118,48 @@ pub struct DueDelivery {
     pub event: std::sync::Arc<EventRecord>,
     /// The plugin chain's stored output, once it has run: sent instead of the event body.
     pub payload: Option<std::sync::Arc<StoredPayload>>,
+    /// The claim's fencing token: the outcome carries it back, and a backend shared by several
+    /// nodes records it only while the claim is still this one (another node may have taken
+    /// the delivery over after the lease ran out). [`NO_CLAIM`] for a store only one process
+    /// uses.
+    pub claim: Claim,
 }
 
-/// One endpoint's part of a batched [`Store::due`] scan.
+/// A claim's fencing token (see [`DueDelivery::claim`]).
+pub type Claim = u64;
+
+/// The token of a delivery claimed in a store no other process shares: nothing to fence.
+pub const NO_CLAIM: Claim = 0;
+
+/// One endpoint's part of a batched [`DeliveryQueue::claim`].
 #[derive(Debug, Clone, Copy)]
 pub struct DueWant<'a> {
     /// The endpoint.
     pub endpoint_id: &'a str,
-    /// Ids to pass over (in flight now).
-    pub skip: &'a std::collections::HashSet<String>,
     /// Most deliveries to return.
     pub limit: usize,
+    /// The endpoint's in-flight cap for the whole cluster (1 for FIFO). A store shared by
+    /// several nodes counts the claims every node holds against it; a single-process store
+    /// leaves it to the scheduler, which already knows every delivery in flight.
+    pub cap: usize,
+    /// Strict publish order: only the head may be claimed, and only when nothing else of the
+    /// endpoint is in flight anywhere.
+    pub fifo: bool,
+    /// The endpoint's rate (deliveries per second), for the whole cluster.
+    pub rate: Option<f64>,
+}
+
+impl<'a> DueWant<'a> {
+    /// A want with no cluster-wide limit beyond `limit`: an unordered endpoint without a rate.
+    pub fn new(endpoint_id: &'a str, limit: usize) -> Self {
+        DueWant {
+            endpoint_id,
+            limit,
+            cap: usize::MAX,
+            fifo: false,
+            rate: None,
+        }
+    }
 }
 
 /// Result of scanning one endpoint's slice of the due index.
@@ -136,9 +167,12 @@ pub struct DueWant<'a> {
 pub struct DueScan {
     /// Due deliveries, oldest due first, at most the asked limit.
     pub items: Vec<DueDelivery>,
-    /// Due-key time of the first entry not returned (skipped in-flight ones excluded), so the
+    /// Due-key time of the first entry not returned (claimed ones excluded), so the
     /// scheduler knows when to look at this endpoint again. `None`: nothing else pending.
     pub next_due_ms: Option<Millis>,
+    /// The endpoint's cluster-wide cap is held by claims of other nodes: look again when one of
+    /// ours finishes, or shortly (their completions do not wake this node).
+    pub full: bool,
 }
 
 /// How an attempt changes its endpoint's persistent state.
@@ -177,6 +211,8 @@ pub struct AttemptOutcome {
     pub endpoint_effect: EndpointEffect,
     /// Why, when no attempt was made (a plugin filtered the delivery).
     pub reason: Option<String>,
+    /// The claim the attempt ran under ([`DueDelivery::claim`]).
+    pub claim: Claim,
 }
 
 /// Where a delivery that stays pending waits in its endpoint's queue (ordered by due key).
@@ -197,6 +233,28 @@ pub struct Recorded {
     pub status: Option<DeliveryStatus>,
     /// The endpoint's state after this outcome, when it changed.
     pub endpoint_state: Option<EndpointState>,
+    /// The claim had expired and another node holds the delivery now: nothing was recorded,
+    /// and the attempt was a duplicate the receiver may see twice (at-least-once).
+    pub stale: bool,
+}
+
+/// What a store shared by several nodes tells each of them about the others' changes, so a
+/// node acts within a second instead of at its next poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// New due work on these endpoints (a publish, a requeue on another node).
+    Due(Vec<String>),
+    /// Work may be due anywhere (too many endpoints to name, or notices were missed while the
+    /// connection was down): look at every endpoint with pending deliveries.
+    DueAnywhere,
+    /// An API-defined endpoint was created, changed or deleted.
+    Endpoint(String),
+    /// An endpoint's state changed (enabled, disabled, auto-disabled).
+    State(String),
+    /// Minted API keys changed.
+    Keys,
+    /// Anything may have changed (notices were missed): reload it all.
+    Everything,
 }
 
 /// A page of deliveries for one endpoint.

@@ -151,6 +151,7 @@ mod tests {
                 auto_disable_after: 3,
             },
             reason: None,
+            claim: NO_CLAIM,
         }
     }
 

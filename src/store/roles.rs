@@ -36,11 +36,27 @@ pub trait EventLog: Send + Sync {
 /// The pending deliveries: what is due, and the moves an attempt or an operator makes on them.
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
-    /// Due deliveries with due key `<= now_ms` of each endpoint in `wants`, one [`DueScan`] per
-    /// want in the same order, all read from one snapshot. Batched because a gateway with many
-    /// endpoints has a little due work on each: one read per endpoint would cost more than the
-    /// deliveries it finds. Cost depends on the limits and skip sets asked, never on backlogs.
-    async fn due(&self, now_ms: Millis, wants: &[DueWant<'_>]) -> Result<Vec<DueScan>, StoreError>;
+    /// Claims due deliveries (due key `<= now_ms`) of each endpoint in `wants`, one [`DueScan`]
+    /// per want in the same order. Batched because a gateway with many endpoints has a little
+    /// due work on each: one round trip per endpoint would cost more than the deliveries it
+    /// finds. Cost depends on the limits asked, never on backlogs.
+    ///
+    /// A claim is this process's right to attempt the delivery. In a store one process owns
+    /// it is implicit (the scheduler's in-flight set); a store shared by several nodes gives
+    /// each claimed delivery a lease that the store renews while the claim is held and a
+    /// fencing token ([`DueDelivery::claim`]), and holds every want's `cap`, `fifo` and `rate`
+    /// for the whole cluster.
+    async fn claim(
+        &self,
+        now_ms: Millis,
+        wants: &[DueWant<'_>],
+    ) -> Result<Vec<DueScan>, StoreError>;
+
+    /// Gives up claims that will not be attempted (the scheduler could not start them), so
+    /// another node need not wait for their leases to run out.
+    async fn release(&self, _claims: &[(String, Claim)]) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// Every endpoint id that has pending deliveries, with its earliest due key (start-up).
     async fn pending_endpoints(&self) -> Result<Vec<(String, Millis)>, StoreError>;
@@ -217,6 +233,19 @@ pub trait Store:
     /// until the store has recovered by itself; `/readyz` answers 503 meanwhile, so a load
     /// balancer sends publishes to a node that can accept them. Cheap: no I/O.
     fn is_writable(&self) -> bool;
+
+    /// Notices of other nodes' changes, for a store several nodes share; `None` for a store
+    /// only this process writes (it already knows every change). Taken once, by the app.
+    fn notices(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Notice>> {
+        None
+    }
+
+    /// How often the scheduler should look at every endpoint with pending work even without a
+    /// notice: in a shared store, work can become claimable without anyone telling this node
+    /// (a node died, and its leases ran out). `None` when every change is seen in-process.
+    fn rescan_every(&self) -> Option<std::time::Duration> {
+        None
+    }
 
     /// Commits what is queued and stops the writer, at the end of shutdown once nothing writes
     /// any more. Explicit so the store closes when `app` says, not when the last `Arc` happens to

@@ -107,68 +107,143 @@ fn command(bin: &Path, program: &str, who: Option<(u32, u32)>) -> Command {
 }
 
 fn start() -> Result<Postgres, String> {
-    let bin = bin_dir()?;
-    let who = run_as();
     let dir = std::env::temp_dir().join(format!("hookgate-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    if let Some((uid, gid)) = who {
-        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
-    }
-    let data = dir.join("data");
-    let out = command(&bin, "initdb", who)
-        .args(["-A", "trust", "-U", "hookgate", "-E", "UTF8", "--no-sync"])
-        .arg("-D")
-        .arg(&data)
-        .output()
-        .map_err(|e| format!("run {}/initdb: {e}", bin.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed: {}",
+    let server = Postgres::init(dir)?;
+    server.launch()?;
+    Ok(server)
+}
+
+impl Postgres {
+    /// A server of its own (not the test process's shared one), which a test may stop and
+    /// start again; its database `hookgate` exists. Stopped when the test process ends.
+    pub fn dedicated(name: &str) -> Postgres {
+        let dir = std::env::temp_dir().join(format!("hookgate-pg-{}-{name}", std::process::id()));
+        let server =
+            Postgres::init(dir).unwrap_or_else(|e| panic!("cannot set up PostgreSQL: {e}"));
+        server
+            .launch()
+            .unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
+        let out = command(&bin_dir().unwrap(), "psql", run_as())
+            .args(["-h"])
+            .arg(&server.dir)
+            .args([
+                "-U",
+                "hookgate",
+                "-d",
+                "postgres",
+                "-c",
+                "CREATE DATABASE hookgate",
+            ])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "{}",
             String::from_utf8_lossy(&out.stderr)
-        ));
+        );
+        server
     }
-    let log = std::fs::File::create(dir.join("log")).map_err(|e| e.to_string())?;
-    let mut server = command(&bin, "postgres", who);
-    server
-        .arg("-D")
-        .arg(&data)
-        .arg("-k")
-        .arg(&dir)
-        // Only the unix socket; no fsync (the tests crash gateways, never this server).
-        .args(["-c", "listen_addresses=", "-c", "fsync=off"])
-        .args(["-c", "max_connections=200"])
-        .stdout(Stdio::null())
-        .stderr(log);
-    // Stop with the test process, however it ends (the signal is set after the uid change,
-    // which would clear it).
-    unsafe {
-        server.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT);
-            Ok(())
+
+    /// Stops the server (fast shutdown: connections are cut, as when a database goes away).
+    pub fn stop(&self) {
+        let out = command(&bin_dir().unwrap(), "pg_ctl", run_as())
+            .args(["stop", "-m", "fast", "-w", "-D"])
+            .arg(self.dir.join("data"))
+            .output()
+            .expect("run pg_ctl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts a stopped server again, on the same data.
+    pub fn restart(&self) {
+        self.launch()
+            .unwrap_or_else(|e| panic!("cannot restart PostgreSQL: {e}"));
+    }
+
+    fn init(dir: PathBuf) -> Result<Postgres, String> {
+        let bin = bin_dir()?;
+        let who = run_as();
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if let Some((uid, gid)) = who {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
+        }
+        let out = command(&bin, "initdb", who)
+            .args(["-A", "trust", "-U", "hookgate", "-E", "UTF8", "--no-sync"])
+            .arg("-D")
+            .arg(dir.join("data"))
+            .output()
+            .map_err(|e| format!("run {}/initdb: {e}", bin.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(Postgres { dir })
+    }
+
+    /// Runs `postgres` on the data dir until it is stopped or the test process ends.
+    fn launch(&self) -> Result<(), String> {
+        let bin = bin_dir()?;
+        let dir = &self.dir;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("log"))
+            .map_err(|e| e.to_string())?;
+        let mut server = command(&bin, "postgres", run_as());
+        server
+            .arg("-D")
+            .arg(dir.join("data"))
+            .arg("-k")
+            .arg(dir)
+            // Only the unix socket; no fsync (the tests crash gateways, never this server).
+            .args(["-c", "listen_addresses=", "-c", "fsync=off"])
+            .args(["-c", "max_connections=200"])
+            .stdout(Stdio::null())
+            .stderr(log);
+        // Stop with the test process, however it ends (the signal is set after the uid change,
+        // which would clear it).
+        unsafe {
+            server.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT);
+                Ok(())
+            });
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        // The parent-death signal follows the thread that forked, so a thread that lives as
+        // long as the server forks it (a test's own thread ends with the test).
+        std::thread::spawn(move || match server.spawn() {
+            Ok(mut child) => {
+                let _ = tx.send(Ok(()));
+                let _ = child.wait();
+            }
+            Err(e) => {
+                let _ = tx.send(Err(format!("start postgres: {e}")));
+            }
         });
+        rx.recv().map_err(|e| e.to_string())??;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = command(&bin, "pg_isready", None)
+                .arg("-h")
+                .arg(dir)
+                .arg("-q")
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+                return Err(format!("postgres did not start in 30 s:\n{log}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    let (tx, rx) = std::sync::mpsc::channel();
-    // The parent-death signal follows the thread that forked, so a thread that lives as long as
-    // the server forks it (a test's own thread ends with the test).
-    std::thread::spawn(move || match server.spawn() {
-        Ok(mut child) => {
-            let _ = tx.send(Ok(()));
-            let _ = child.wait();
-        }
-        Err(e) => {
-            let _ = tx.send(Err(format!("start postgres: {e}")));
-        }
-    });
-    rx.recv().map_err(|e| e.to_string())??;
-    let socket = dir.join(".s.PGSQL.5432");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-            return Err(format!("postgres did not start in 30 s:\n{log}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(Postgres { dir })
 }

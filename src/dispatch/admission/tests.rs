@@ -45,6 +45,7 @@ fn due(id: &str, next_attempt_ms: Option<Millis>) -> DueDelivery {
         },
         event: Arc::new(event),
         payload: None,
+        claim: crate::store::NO_CLAIM,
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
+use super::cluster::notify;
 use super::rows::{from_json, json};
 use super::{pg, PgStore};
 use crate::store::shared::*;
@@ -84,6 +85,11 @@ pub async fn apply_effect(
         return Ok(None);
     }
     put_state(c, endpoint_id, &st).await?;
+    if st.disabled != before.disabled {
+        // Every node stops (or starts) delivering to it, not only the one whose attempt
+        // tipped the streak.
+        notify(c, &Notice::State(endpoint_id.to_string())).await?;
+    }
     Ok(Some(st))
 }
 
@@ -130,8 +136,14 @@ impl EndpointStore for PgStore {
     }
 
     async fn put_endpoint_state(&self, id: &str, state: EndpointState) -> Result<(), StoreError> {
-        let c = self.client().await?;
-        self.watch(put_state(&c, id, &state).await)
+        let r = async {
+            let mut c = self.client().await?;
+            let txn = c.transaction().await.map_err(pg)?;
+            put_state(&txn, id, &state).await?;
+            notify(&txn, &Notice::State(id.to_string())).await?;
+            txn.commit().await.map_err(pg)
+        };
+        self.watch(r.await)
     }
 
     async fn generated_secret(
@@ -220,6 +232,7 @@ impl EndpointStore for PgStore {
             return Ok(false);
         }
         audit(&txn, &entry).await?;
+        notify(&txn, &Notice::Endpoint(endpoint.id.clone())).await?;
         txn.commit().await.map_err(pg)?;
         Ok(true)
     }
@@ -239,6 +252,7 @@ impl EndpointStore for PgStore {
         .await
         .map_err(pg)?;
         audit(&txn, &entry).await?;
+        notify(&txn, &Notice::Endpoint(endpoint.id.clone())).await?;
         txn.commit().await.map_err(pg)
     }
 
@@ -261,6 +275,7 @@ impl EndpointStore for PgStore {
             .map_err(pg)?;
         let cancelled = super::queue::cancel_pending(&txn, id).await?;
         audit(&txn, &entry).await?;
+        notify(&txn, &Notice::Endpoint(id.to_string())).await?;
         txn.commit().await.map_err(pg)?;
         Ok(Some(cancelled))
     }
@@ -290,6 +305,7 @@ impl AdminStore for PgStore {
         .await
         .map_err(pg)?;
         audit(&txn, &entry).await?;
+        notify(&txn, &Notice::Keys).await?;
         txn.commit().await.map_err(pg)
     }
 
@@ -304,6 +320,7 @@ impl AdminStore for PgStore {
             return Ok(false);
         }
         audit(&txn, &entry).await?;
+        notify(&txn, &Notice::Keys).await?;
         txn.commit().await.map_err(pg)?;
         Ok(true)
     }

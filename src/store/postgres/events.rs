@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
 use super::rows::{self, EVENT_COLS};
-use super::{pg, PgStore};
+use super::{cluster, pg, PgStore};
 use crate::store::*;
 
 #[async_trait]
@@ -16,6 +16,14 @@ impl EventLog for PgStore {
             let mut out = Vec::with_capacity(events.len());
             for new in events {
                 out.push(ingest_one(&txn, new).await?);
+            }
+            let due = out.iter().flat_map(|i| match i {
+                Ingested::Created(e) => &e.deliveries[..],
+                Ingested::Duplicate(_) => &[],
+            });
+            let notice = cluster::due_notice(due.map(|d| d.endpoint_id.as_str()));
+            if notice != Notice::Due(Vec::new()) {
+                cluster::notify(&txn, &notice).await?;
             }
             txn.commit().await.map_err(pg)?;
             Ok(out)

@@ -10,10 +10,12 @@
 //! by the conformance suite run against both (`tests/store_conformance.rs`).
 
 mod admin;
+pub mod cluster;
 mod events;
 mod queue;
 mod rows;
 mod schema;
+mod tls;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,13 +35,59 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 /// How often a node that lost its database checks whether it is back (for `/readyz`).
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
-/// How to reach the database.
+/// How to reach the database, and this node's part in the cluster.
 #[derive(Debug, Clone)]
 pub struct PgOptions {
     /// A libpq connection string or `postgres://` URL.
     pub url: String,
     /// Most connections this node opens.
     pub pool_size: usize,
+    /// Whether to speak TLS to the server.
+    pub tls: PgTls,
+    /// How long a claim holds a delivery without being renewed: how long the deliveries a
+    /// dead node held wait before another node takes them over.
+    pub lease: Duration,
+    /// This node's name in the `nodes` table and in leases.
+    pub node: String,
+    /// A digest of this node's config file, compared with the other live nodes' at start.
+    pub config_hash: String,
+}
+
+impl PgOptions {
+    /// Options for `url` with the defaults: 16 connections, no TLS, 30 s leases, a random
+    /// node name.
+    pub fn new(url: impl Into<String>) -> Self {
+        PgOptions {
+            url: url.into(),
+            pool_size: 16,
+            tls: PgTls::Disable,
+            lease: Duration::from_secs(30),
+            node: format!("node_{}", ulid::Ulid::new().to_string().to_lowercase()),
+            config_hash: String::new(),
+        }
+    }
+}
+
+/// TLS to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgTls {
+    /// Plain TCP or a unix socket (a server on the same host or a private network).
+    Disable,
+    /// TLS, the server's certificate checked against the system's roots and, if given, the
+    /// PEM file's, and its name against the host.
+    VerifyFull {
+        /// Extra trusted roots (a private CA).
+        ca_file: Option<std::path::PathBuf>,
+    },
+}
+
+/// The connector the pool and the notice connection both use.
+#[derive(Clone)]
+pub enum Tls {
+    /// No TLS.
+    Off,
+    /// rustls.
+    Rustls(tokio_postgres_rustls::MakeRustlsConnect),
 }
 
 /// The PostgreSQL-backed [`Store`].
@@ -47,7 +95,12 @@ pub struct PgStore {
     pool: Pool,
     key: MasterKey,
     health: Arc<Health>,
-    probe: tokio::task::JoinHandle<()>,
+    claims: Arc<cluster::Claims>,
+    node: String,
+    lease: Duration,
+    /// What the notice connection needs, until [`Store::notices`] starts it.
+    listen: std::sync::Mutex<Option<(tokio_postgres::Config, Tls)>>,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 /// Whether the last operations reached the database.
@@ -57,42 +110,60 @@ struct Health {
 }
 
 impl PgStore {
-    /// Connects, applies the embedded migrations (see `schema`) and starts the health probe.
+    /// Connects, applies the embedded migrations (see `schema`), registers this node and
+    /// starts the health probe and the lease renewal.
     pub async fn open(opts: &PgOptions, key: MasterKey) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = opts.url.parse().map_err(|e| StoreError::Open {
+        let open_error = |e: BackendError| StoreError::Open {
             path: redacted(&opts.url),
-            source: Box::new(e),
-        })?;
-        let mgr = Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+            source: e,
+        };
+        let mut config: tokio_postgres::Config =
+            opts.url.parse().map_err(|e| open_error(Box::new(e)))?;
+        let tls = match &opts.tls {
+            PgTls::Disable => Tls::Off,
+            PgTls::VerifyFull { ca_file } => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                Tls::Rustls(tls::connector(ca_file.as_deref()).map_err(open_error)?)
+            }
+        };
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let mgr = match &tls {
+            Tls::Off => Manager::from_config(config.clone(), tokio_postgres::NoTls, manager_config),
+            Tls::Rustls(t) => Manager::from_config(config.clone(), t.clone(), manager_config),
+        };
         let pool = Pool::builder(mgr)
             .max_size(opts.pool_size.max(1))
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_WAIT))
             .create_timeout(Some(POOL_WAIT))
             .build()
-            .map_err(|e| StoreError::Open {
-                path: redacted(&opts.url),
-                source: Box::new(e),
-            })?;
-        let mut client = pool.get().await.map_err(|e| StoreError::Open {
-            path: redacted(&opts.url),
-            source: Box::new(e),
-        })?;
+            .map_err(|e| open_error(Box::new(e)))?;
+        let mut client = pool.get().await.map_err(|e| open_error(Box::new(e)))?;
         schema::migrate(&mut client).await?;
+        cluster::register(&client, &opts.node, &opts.config_hash).await?;
         drop(client);
         let health = Arc::new(Health::default());
-        let probe = tokio::spawn(probe(pool.clone(), health.clone()));
+        let claims = Arc::new(cluster::Claims::default());
+        let tasks = vec![
+            tokio::spawn(probe(pool.clone(), health.clone())),
+            tokio::spawn(cluster::renew(
+                pool.clone(),
+                claims.clone(),
+                opts.node.clone(),
+                opts.lease,
+            )),
+        ];
         Ok(PgStore {
             pool,
             key,
             health,
-            probe,
+            claims,
+            node: opts.node.clone(),
+            lease: opts.lease,
+            listen: std::sync::Mutex::new(Some((config, tls))),
+            tasks: std::sync::Mutex::new(tasks),
         })
     }
 
@@ -182,8 +253,22 @@ impl Store for PgStore {
         !self.health.down.load(Ordering::Acquire)
     }
 
+    fn notices(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Notice>> {
+        let (config, tls) = self.listen.lock().unwrap().take()?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(cluster::listen(config, tls, tx));
+        self.tasks.lock().unwrap().push(task);
+        Some(rx)
+    }
+
+    fn rescan_every(&self) -> Option<Duration> {
+        Some((self.lease / 2).max(Duration::from_millis(500)))
+    }
+
     async fn close(&self) {
-        self.probe.abort();
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
         self.pool.close();
     }
 }

@@ -10,60 +10,83 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::rows::{self, DELIVERY_COLS, DELIVERY_WIDTH, EVENT_COLS};
-use super::{admin, pg, PgStore};
+use super::{admin, cluster, pg, PgStore};
 use crate::store::shared::*;
 use crate::store::*;
 
 #[async_trait]
 impl DeliveryQueue for PgStore {
-    async fn due(&self, now_ms: Millis, wants: &[DueWant<'_>]) -> Result<Vec<DueScan>, StoreError> {
-        let eps: Vec<&str> = wants.iter().map(|w| w.endpoint_id).collect();
-        let limits: Vec<i64> = wants.iter().map(|w| w.limit as i64).collect();
-        let skip: Vec<&str> = wants
-            .iter()
-            .flat_map(|w| w.skip.iter().map(String::as_str))
-            .collect();
-        // One row past each limit tells when to look at the endpoint again.
+    async fn claim(
+        &self,
+        now_ms: Millis,
+        wants: &[DueWant<'_>],
+    ) -> Result<Vec<DueScan>, StoreError> {
+        let mut scans: Vec<DueScan> = wants.iter().map(|_| DueScan::default()).collect();
+        let c = self.client().await?;
+        let claimed = self.watch(claim_rows(&c, &self.node, self.lease, now_ms, wants).await)?;
+        let mut tokens: HashMap<String, (usize, Claim)> = HashMap::new();
+        for row in &claimed {
+            let i = row.get::<_, i32>(0) as usize - 1;
+            match row.get::<_, Option<String>>(1) {
+                Some(id) => {
+                    tokens.insert(id, (i, row.get::<_, i64>(2) as Claim));
+                }
+                None => {
+                    scans[i].next_due_ms = row.get::<_, Option<i64>>(3).map(|t| t as Millis);
+                    scans[i].full = row.get(4);
+                }
+            }
+        }
+        if tokens.is_empty() {
+            return Ok(scans);
+        }
+        self.claims
+            .hold(tokens.iter().map(|(id, (_, t))| (id.clone(), *t)));
+        let ids: Vec<&str> = tokens.keys().map(String::as_str).collect();
         let sql = format!(
-            "SELECT w.i, {DELIVERY_COLS}, {EVENT_COLS}, p.body \
-             FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS w(ep, lim, i) \
-             CROSS JOIN LATERAL (SELECT * FROM deliveries q WHERE q.endpoint_id = w.ep \
-                 AND q.status = 'pending' AND NOT (q.id = ANY($3::text[])) \
-                 ORDER BY q.due_key_ms, q.id LIMIT w.lim + 1) d \
+            "SELECT {DELIVERY_COLS}, {EVENT_COLS}, p.body FROM deliveries d \
              JOIN events e ON e.id = d.event_id \
              LEFT JOIN payloads p ON p.delivery_id = d.id \
-             ORDER BY w.i, d.due_key_ms, d.id"
+             WHERE d.id = ANY($1) ORDER BY d.due_key_ms, d.id"
         );
-        let c = self.client().await?;
-        let found = c.query(&sql, &[&eps, &limits, &skip]).await.map_err(pg);
+        let found = c.query(&sql, &[&ids]).await.map_err(pg);
         let found = self.watch(found)?;
-        let mut scans: Vec<DueScan> = wants.iter().map(|_| DueScan::default()).collect();
         let mut events: HashMap<String, Arc<EventRecord>> = HashMap::new();
-        let mut closed = vec![false; wants.len()];
         for row in &found {
-            let i = row.get::<_, i64>(0) as usize - 1;
-            if closed[i] {
-                continue;
-            }
-            let delivery = rows::delivery(row, 1)?;
-            if delivery.due_key_ms > now_ms || scans[i].items.len() >= wants[i].limit {
-                scans[i].next_due_ms = Some(delivery.due_key_ms);
-                closed[i] = true;
-                continue;
-            }
+            let delivery = rows::delivery(row, 0)?;
+            let (i, claim) = tokens[&delivery.id];
             let event = events
                 .entry(delivery.event_id.clone())
-                .or_insert_with(|| Arc::new(rows::event(row, 1 + DELIVERY_WIDTH)))
+                .or_insert_with(|| Arc::new(rows::event(row, DELIVERY_WIDTH)))
                 .clone();
-            let stored: Option<&[u8]> = row.get(1 + DELIVERY_WIDTH + 6);
+            let stored: Option<&[u8]> = row.get(DELIVERY_WIDTH + 6);
             let payload = chain_output(&delivery, &event.body, stored)?.map(Arc::new);
             scans[i].items.push(DueDelivery {
                 delivery,
                 event,
                 payload,
+                claim,
             });
         }
         Ok(scans)
+    }
+
+    async fn release(&self, claims: &[(String, Claim)]) -> Result<(), StoreError> {
+        let ids: Vec<&str> = claims.iter().map(|(id, _)| id.as_str()).collect();
+        let tokens: Vec<i64> = claims.iter().map(|(_, t)| *t as i64).collect();
+        for (id, t) in claims {
+            self.claims.drop_claim(id, *t);
+        }
+        let c = self.client().await?;
+        c.execute(
+            "UPDATE deliveries d SET lease_token = NULL, lease_until_ms = NULL, lease_node = NULL \
+             FROM unnest($1::text[], $2::bigint[]) AS c(id, token) \
+             WHERE d.id = c.id AND d.lease_token = c.token",
+            &[&ids, &tokens],
+        )
+        .await
+        .map_err(pg)?;
+        Ok(())
     }
 
     async fn pending_endpoints(&self) -> Result<Vec<(String, Millis)>, StoreError> {
@@ -96,7 +119,13 @@ impl DeliveryQueue for PgStore {
             txn.commit().await.map_err(pg)?;
             Ok(out)
         };
-        self.watch(r.await)
+        let r = self.watch(r.await);
+        if r.is_ok() {
+            for o in outcomes.iter().filter(|o| o.claim != NO_CLAIM) {
+                self.claims.drop_claim(&o.delivery.id, o.claim);
+            }
+        }
+        r
     }
 
     async fn cancel_endpoint(&self, endpoint_id: &str) -> Result<u64, StoreError> {
@@ -117,6 +146,7 @@ impl DeliveryQueue for PgStore {
         requeue(&mut d, now_ms());
         rows::put_delivery(&txn, &d).await?;
         admin::audit(&txn, &audit).await?;
+        cluster::notify(&txn, &Notice::Due(vec![d.endpoint_id.clone()])).await?;
         txn.commit().await.map_err(pg)?;
         Ok(Some(d))
     }
@@ -146,6 +176,9 @@ impl DeliveryQueue for PgStore {
         let n = dead.len() as u64;
         audit.after = Some(serde_json::json!({ "since_ms": since_ms, "requeued": n }));
         admin::audit(&txn, &audit).await?;
+        if n > 0 {
+            cluster::notify(&txn, &Notice::Due(vec![endpoint_id.to_string()])).await?;
+        }
         txn.commit().await.map_err(pg)?;
         Ok(n)
     }
@@ -170,9 +203,18 @@ async fn record_one(
     now: Millis,
     counts: &mut HashMap<String, Counters>,
 ) -> Result<Recorded, StoreError> {
-    let Some(mut d) = rows::lock_delivery(c, &o.delivery.id).await? else {
+    let Some((mut d, lease)) = rows::lock_claimed(c, &o.delivery.id).await? else {
         return Ok(Recorded::default());
     };
+    if o.claim != NO_CLAIM && lease != Some(o.claim) {
+        // The lease ran out and another node claimed the delivery (or finished it): its
+        // claim decides, this outcome is a duplicate's.
+        return Ok(Recorded {
+            status: Some(d.status),
+            endpoint_state: None,
+            stale: true,
+        });
+    }
     let applied = apply_outcome(&mut d, o, now);
     if let Some(a) = &o.attempt {
         // Replaces: an outcome offered again after a commit whose answer was lost.
@@ -200,7 +242,41 @@ async fn record_one(
     Ok(Recorded {
         status: Some(d.status),
         endpoint_state,
+        stale: false,
     })
+}
+
+/// Runs `hookgate_claim` (see `schema`) for `wants`: the claimed ids with their tokens, and a
+/// row per want saying when to look again.
+async fn claim_rows(
+    c: &impl GenericClient,
+    node: &str,
+    lease: std::time::Duration,
+    now_ms: Millis,
+    wants: &[DueWant<'_>],
+) -> Result<Vec<Row>, StoreError> {
+    let eps: Vec<&str> = wants.iter().map(|w| w.endpoint_id).collect();
+    let clamp = |n: usize| n.min(i32::MAX as usize) as i32;
+    let limits: Vec<i32> = wants.iter().map(|w| clamp(w.limit)).collect();
+    let caps: Vec<i32> = wants.iter().map(|w| clamp(w.cap)).collect();
+    let fifos: Vec<bool> = wants.iter().map(|w| w.fifo).collect();
+    let rates: Vec<Option<f64>> = wants.iter().map(|w| w.rate).collect();
+    c.query(
+        "SELECT o_want, o_id, o_token, o_next, o_full \
+         FROM hookgate_claim($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &eps,
+            &limits,
+            &caps,
+            &fifos,
+            &rates,
+            &(now_ms as i64),
+            &(lease.as_millis() as i64),
+            &node,
+        ],
+    )
+    .await
+    .map_err(pg)
 }
 
 /// A delivery's stored chain output, rebuilt from its record (inline) or its payload row

@@ -69,7 +69,8 @@ pub async fn put_delivery(c: &impl GenericClient, d: &DeliveryRecord) -> Result<
     c.execute(
         "UPDATE deliveries SET status = $2, attempts = $3, updated_ms = $4, \
          next_attempt_ms = $5, due_key_ms = $6, last_status_code = $7, last_error = $8, \
-         payload = $9, retry_base = $10 WHERE id = $1",
+         payload = $9, retry_base = $10, lease_token = NULL, lease_until_ms = NULL, \
+         lease_node = NULL WHERE id = $1",
         &[
             &d.id,
             &d.status.as_str(),
@@ -96,6 +97,21 @@ pub async fn lock_delivery(
     let sql = format!("SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.id = $1 FOR UPDATE");
     let row = c.query_opt(&sql, &[&id]).await.map_err(pg)?;
     row.map(|r| delivery(&r, 0)).transpose()
+}
+
+/// A delivery locked for update, with the token of the claim that holds it, if any.
+pub async fn lock_claimed(
+    c: &impl GenericClient,
+    id: &str,
+) -> Result<Option<(DeliveryRecord, Option<Claim>)>, StoreError> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLS}, d.lease_token FROM deliveries d WHERE d.id = $1 FOR UPDATE"
+    );
+    let Some(row) = c.query_opt(&sql, &[&id]).await.map_err(pg)? else {
+        return Ok(None);
+    };
+    let lease: Option<i64> = row.get(DELIVERY_WIDTH);
+    Ok(Some((delivery(&row, 0)?, lease.map(|t| t as Claim))))
 }
 
 /// JSON text of a cold record.

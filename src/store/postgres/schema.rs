@@ -41,9 +41,15 @@ CREATE TABLE deliveries (
     last_status_code integer,
     last_error text,
     payload text,
-    retry_base integer NOT NULL
+    retry_base integer NOT NULL,
+    lease_token bigint,
+    lease_until_ms bigint,
+    lease_node text
 );
 CREATE INDEX deliveries_due ON deliveries (endpoint_id, due_key_ms, id) WHERE status = 'pending';
+CREATE INDEX deliveries_leased ON deliveries (endpoint_id)
+    WHERE status = 'pending' AND lease_token IS NOT NULL;
+CREATE SEQUENCE claim_tokens;
 CREATE INDEX deliveries_by_event ON deliveries (event_id, id);
 CREATE INDEX deliveries_by_endpoint ON deliveries (endpoint_id, id);
 CREATE TABLE attempts (
@@ -74,6 +80,121 @@ CREATE TABLE counters (
     dead bigint NOT NULL,
     PRIMARY KEY (endpoint_id, hour)
 );
+CREATE TABLE endpoint_rate (
+    endpoint_id text COLLATE "C" PRIMARY KEY,
+    tokens double precision NOT NULL,
+    at_ms bigint NOT NULL
+);
+CREATE TABLE nodes (
+    id text COLLATE "C" PRIMARY KEY,
+    config_hash text NOT NULL,
+    started_ms bigint NOT NULL,
+    seen_ms bigint NOT NULL
+);
+
+-- Claims due deliveries for a batch of endpoints (want i: eps[i], at most lims[i]) with a lease
+-- of lease_ms and a fencing token each, holding every endpoint's cluster-wide in-flight cap
+-- (caps[i]), strict order (fifos[i]: only the head, only when nothing of the endpoint is
+-- claimed) and rate (rates[i] per second, a token bucket in endpoint_rate). One node claims
+-- for an endpoint at a time (an advisory lock; a node that finds it taken is told to look again
+-- in a few ms). Returns the claimed rows (o_id, o_token), then one row per want with o_id NULL:
+-- when to look at the endpoint again (o_next) and whether other claims fill its cap (o_full).
+CREATE FUNCTION hookgate_claim(eps text[], lims int[], caps int[], fifos bool[],
+                               rates double precision[], now_ms bigint, lease_ms bigint,
+                               node text)
+RETURNS TABLE (o_want int, o_id text, o_token bigint, o_next bigint, o_full bool)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    w int;
+    ep text;
+    room int;
+    leased int;
+    head_id text;
+    head_at bigint;
+    tok double precision;
+    claimed int;
+BEGIN
+    FOR w IN 1 .. coalesce(array_length(eps, 1), 0) LOOP
+        ep := eps[w];
+        o_want := w; o_id := NULL; o_token := NULL; o_next := NULL; o_full := false;
+        IF NOT pg_try_advisory_xact_lock(1751411043, hashtext(ep)) THEN
+            o_next := now_ms + 5;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        SELECT count(*) INTO leased FROM deliveries d
+            WHERE d.endpoint_id = ep AND d.status = 'pending' AND d.lease_token IS NOT NULL
+              AND d.lease_until_ms > now_ms;
+        room := least(lims[w], caps[w] - leased);
+        IF fifos[w] AND leased > 0 THEN
+            room := 0;
+        END IF;
+        IF room <= 0 THEN
+            o_full := true;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        IF rates[w] IS NOT NULL THEN
+            INSERT INTO endpoint_rate VALUES (ep, greatest(rates[w], 1), now_ms)
+                ON CONFLICT DO NOTHING;
+            SELECT least(greatest(rates[w], 1),
+                         r.tokens + greatest(now_ms - r.at_ms, 0) * rates[w] / 1000.0)
+                INTO tok FROM endpoint_rate r WHERE r.endpoint_id = ep;
+            IF tok < 1 THEN
+                o_next := now_ms + ceil((1 - tok) * 1000 / rates[w])::bigint;
+                RETURN NEXT;
+                CONTINUE;
+            END IF;
+            room := least(room, floor(tok)::int);
+        END IF;
+        IF fifos[w] THEN
+            SELECT d.id, greatest(d.due_key_ms, coalesce(d.next_attempt_ms, 0))
+                INTO head_id, head_at FROM deliveries d
+                WHERE d.endpoint_id = ep AND d.status = 'pending'
+                ORDER BY d.due_key_ms, d.id LIMIT 1;
+            IF head_id IS NULL OR head_at > now_ms THEN
+                o_next := head_at;
+                RETURN NEXT;
+                CONTINUE;
+            END IF;
+            RETURN QUERY WITH picked AS (
+                SELECT q.id FROM deliveries q WHERE q.id = head_id FOR UPDATE SKIP LOCKED
+            ), claimed_rows AS (
+                UPDATE deliveries d SET lease_token = nextval('claim_tokens'),
+                    lease_until_ms = now_ms + lease_ms, lease_node = node
+                FROM picked WHERE d.id = picked.id RETURNING d.id, d.lease_token
+            ) SELECT w, c.id::text, c.lease_token, NULL::bigint, false FROM claimed_rows c;
+            GET DIAGNOSTICS claimed = ROW_COUNT;
+        ELSE
+            RETURN QUERY WITH picked AS (
+                SELECT q.id FROM deliveries q
+                WHERE q.endpoint_id = ep AND q.status = 'pending' AND q.due_key_ms <= now_ms
+                  AND coalesce(q.next_attempt_ms, 0) <= now_ms
+                  AND (q.lease_token IS NULL OR q.lease_until_ms <= now_ms)
+                ORDER BY q.due_key_ms, q.id LIMIT room FOR UPDATE SKIP LOCKED
+            ), claimed_rows AS (
+                UPDATE deliveries d SET lease_token = nextval('claim_tokens'),
+                    lease_until_ms = now_ms + lease_ms, lease_node = node
+                FROM picked WHERE d.id = picked.id RETURNING d.id, d.lease_token
+            ) SELECT w, c.id::text, c.lease_token, NULL::bigint, false FROM claimed_rows c;
+            GET DIAGNOSTICS claimed = ROW_COUNT;
+        END IF;
+        -- When to look again: the first pending delivery nobody holds (for FIFO, the one behind
+        -- the head just claimed: the scheduler then waits for the head's completion).
+        SELECT greatest(d.due_key_ms, coalesce(d.next_attempt_ms, 0)) INTO o_next
+            FROM deliveries d
+            WHERE d.endpoint_id = ep AND d.status = 'pending'
+              AND (d.lease_token IS NULL OR d.lease_until_ms <= now_ms)
+            ORDER BY d.due_key_ms, d.id LIMIT 1;
+        IF rates[w] IS NOT NULL THEN
+            UPDATE endpoint_rate SET tokens = tok - claimed, at_ms = greatest(at_ms, now_ms)
+                WHERE endpoint_id = ep;
+        END IF;
+        o_id := NULL; o_token := NULL; o_full := false;
+        RETURN NEXT;
+    END LOOP;
+END
+$fn$;
 "#];
 
 /// The schema version this binary writes.

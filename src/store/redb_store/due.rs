@@ -4,7 +4,7 @@
 //! batch however many of its deliveries are due, so a fan-out to every endpoint costs one event
 //! read per batch, not one per delivery.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use redb::{ReadOnlyTable, ReadTransaction};
@@ -35,10 +35,16 @@ impl DueTables {
         })
     }
 
-    /// One endpoint's due deliveries (see [`Store::due`]).
-    pub fn scan(&mut self, want: &DueWant<'_>, now_ms: Millis) -> Result<DueScan, StoreError> {
+    /// One endpoint's due deliveries not in `claimed` (see [`DeliveryQueue::claim`]).
+    pub fn scan(
+        &mut self,
+        want: &DueWant<'_>,
+        claimed: &HashSet<String>,
+        now_ms: Millis,
+    ) -> Result<DueScan, StoreError> {
         let ep = want.endpoint_id;
         let mut scan = DueScan::default();
+        let mut later: Option<Millis> = None;
         for entry in self.due.range((ep, 0u64, "")..).map_err(storage)? {
             let (k, _) = entry.map_err(storage)?;
             let (key_ep, due, id) = k.value();
@@ -49,12 +55,25 @@ impl DueTables {
                 scan.next_due_ms = Some(due);
                 break;
             }
-            if want.skip.contains(id) {
+            if claimed.contains(id) {
                 continue;
             }
-            if let Some(item) = self.item(id)? {
-                scan.items.push(item);
+            let Some(item) = self.item(id)? else {
+                continue;
+            };
+            // The due key is a lower bound (a FIFO retry keeps its creation time as key): the
+            // record's own next attempt decides. Nothing behind a FIFO head that waits may go.
+            match item.delivery.next_attempt_ms.filter(|t| *t > now_ms) {
+                Some(t) if want.fifo => {
+                    later = Some(later.map_or(t, |l| l.min(t)));
+                    break;
+                }
+                Some(t) => later = Some(later.map_or(t, |l| l.min(t))),
+                None => scan.items.push(item),
             }
+        }
+        if let Some(t) = later {
+            scan.next_due_ms = Some(scan.next_due_ms.map_or(t, |n| n.min(t)));
         }
         Ok(scan)
     }
@@ -78,6 +97,7 @@ impl DueTables {
             delivery,
             event,
             payload,
+            claim: NO_CLAIM,
         }))
     }
 

@@ -11,6 +11,7 @@ mod manage;
 mod tables;
 mod writer;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,6 +39,10 @@ pub struct RedbStore {
     /// so closed cleanly: a file left open makes the next start run redb's repair, a full scan
     /// (2.2 s at a million deliveries).
     writer: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Deliveries claimed and not yet recorded or released: a claim is exclusive until then,
+    /// as in a shared store. In memory, since only this process claims (after a crash nothing
+    /// is claimed, and everything pending is due again).
+    claimed: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Drop for RedbStore {
@@ -94,6 +99,7 @@ impl RedbStore {
             tx,
             key,
             writer: std::sync::Mutex::new(Some(writer)),
+            claimed: Default::default(),
         })
     }
 
@@ -166,10 +172,29 @@ impl EventLog for RedbStore {
 
 #[async_trait]
 impl DeliveryQueue for RedbStore {
-    async fn due(&self, now_ms: Millis, wants: &[DueWant<'_>]) -> Result<Vec<DueScan>, StoreError> {
+    async fn claim(
+        &self,
+        now_ms: Millis,
+        wants: &[DueWant<'_>],
+    ) -> Result<Vec<DueScan>, StoreError> {
         let txn = self.read()?;
         let mut tables = due::DueTables::open(&txn)?;
-        wants.iter().map(|w| tables.scan(w, now_ms)).collect()
+        let mut claimed = self.claimed.lock().unwrap();
+        let scans: Vec<DueScan> = (wants.iter())
+            .map(|w| tables.scan(w, &claimed, now_ms))
+            .collect::<Result<_, _>>()?;
+        for item in scans.iter().flat_map(|s| &s.items) {
+            claimed.insert(item.delivery.id.clone());
+        }
+        Ok(scans)
+    }
+
+    async fn release(&self, claims: &[(String, Claim)]) -> Result<(), StoreError> {
+        let mut claimed = self.claimed.lock().unwrap();
+        for (id, _) in claims {
+            claimed.remove(id);
+        }
+        Ok(())
     }
 
     async fn pending_endpoints(&self) -> Result<Vec<(String, Millis)>, StoreError> {
@@ -190,7 +215,17 @@ impl DeliveryQueue for RedbStore {
     }
 
     async fn record(&self, outcomes: Vec<AttemptOutcome>) -> Result<Vec<Recorded>, StoreError> {
-        self.send(|r| WriteOp::Record(outcomes, r)).await
+        let ids: Vec<String> = outcomes.iter().map(|o| o.delivery.id.clone()).collect();
+        let r = self.send(|r| WriteOp::Record(outcomes, r)).await;
+        // Recorded, or refused for good (the attempt will be made again): the claim is over.
+        // While the store is unavailable the same outcome is offered again, under the claim.
+        if !r.as_ref().is_err_and(StoreError::is_transient) {
+            let mut claimed = self.claimed.lock().unwrap();
+            for id in &ids {
+                claimed.remove(id);
+            }
+        }
+        r
     }
 
     async fn cancel_endpoint(&self, endpoint_id: &str) -> Result<u64, StoreError> {
@@ -622,6 +657,7 @@ mod tests {
                 place: QueuePlace::ByNextAttempt,
                 endpoint_effect: EndpointEffect::None,
                 reason: None,
+                claim: NO_CLAIM,
             };
             s.record(vec![outcome]).await.unwrap();
         }
@@ -632,13 +668,8 @@ mod tests {
     }
 
     async fn check_outputs(s: &RedbStore, body: &str, outputs: &[(Vec<u8>, bool)]) {
-        let skip = std::collections::HashSet::new();
-        let want = DueWant {
-            endpoint_id: "ep",
-            skip: &skip,
-            limit: 100,
-        };
-        let scan = s.due(10, &[want]).await.unwrap().remove(0);
+        let want = DueWant::new("ep", 100);
+        let scan = s.claim(10, &[want]).await.unwrap().remove(0);
         assert_eq!(scan.items.len(), outputs.len());
         for (item, (out, _)) in scan.items.iter().zip(outputs) {
             let id = &item.delivery.id;
@@ -675,13 +706,8 @@ mod tests {
                 .unwrap();
             txn.commit().unwrap();
         }
-        let skip = std::collections::HashSet::new();
-        let want = DueWant {
-            endpoint_id: "ep",
-            skip: &skip,
-            limit: 10,
-        };
-        let scan = s.due(10, &[want]).await.unwrap().remove(0);
+        let want = DueWant::new("ep", 10);
+        let scan = s.claim(10, &[want]).await.unwrap().remove(0);
         assert_eq!(scan.items.len(), 1);
         assert_eq!(scan.items[0].event.fanout, 2);
         let page = s.event_deliveries("evt_old", None, 1).await.unwrap();
@@ -700,6 +726,7 @@ mod tests {
             place: QueuePlace::ByNextAttempt,
             endpoint_effect: EndpointEffect::None,
             reason: None,
+            claim: NO_CLAIM,
         };
         s.record(vec![outcome]).await.unwrap();
         let txn = s.db.get().unwrap().begin_read().unwrap();

@@ -449,6 +449,7 @@ fn record(
         out.push(Recorded {
             status: Some(d.status),
             endpoint_state,
+            stale: false,
         });
     }
     if !counts.is_empty() {
