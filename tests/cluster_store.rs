@@ -214,3 +214,17 @@ async fn every_node_hears_of_the_others_changes() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_node_with_another_master_key_is_refused() {
+    let url = util::pg::database().await;
+    let _first = node(&url, "n1", Duration::from_secs(30)).await;
+    let other = MasterKey::parse(&"cd".repeat(32), "test").unwrap();
+    let mut o = PgOptions::new(url);
+    o.node = "n2".into();
+    let refused = PgStore::open(&o, other).await.err().expect("refused");
+    assert!(
+        refused.to_string().contains("same HOOKGATE_MASTER_KEY"),
+        "{refused}"
+    );
+}

@@ -51,6 +51,16 @@ impl MasterKey {
         Ok(Self(arr))
     }
 
+    /// A digest that tells keys apart without revealing them: nodes sharing a database compare
+    /// it, so one started with another key is refused instead of failing to open secrets later.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"hookgate master key check v1\0");
+        h.update(self.0);
+        hex::encode(&h.finalize()[..16])
+    }
+
     /// The key from `HOOKGATE_MASTER_KEY`, else from `dir/master.key` (created, mode 0600).
     pub fn from_env_or_file(dir: &Path) -> Result<Self, StoreError> {
         if let Ok(v) = std::env::var(MASTER_KEY_ENV) {

@@ -20,7 +20,7 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{AsyncMessage, Socket};
 
 use super::{pg, Tls};
-use crate::store::{now_ms, Claim, Notice, StoreError};
+use crate::store::{now_ms, Claim, MasterKey, Notice, StoreError};
 
 /// The one channel every node listens on.
 pub const CHANNEL: &str = "hookgate";
@@ -109,6 +109,31 @@ pub fn decode(payload: &str) -> Option<Notice> {
         "all" => Notice::Everything,
         _ => return None,
     })
+}
+
+/// Refuses a master key other than the one the database's secrets are sealed with (the first
+/// node to start records its fingerprint).
+pub async fn check_master_key(c: &impl GenericClient, key: &MasterKey) -> Result<(), StoreError> {
+    let ours = key.fingerprint();
+    c.execute(
+        "INSERT INTO settings (name, value) VALUES ('master_key', $1) ON CONFLICT DO NOTHING",
+        &[&ours],
+    )
+    .await
+    .map_err(pg)?;
+    let row = c
+        .query_one("SELECT value FROM settings WHERE name = 'master_key'", &[])
+        .await
+        .map_err(pg)?;
+    let theirs: String = row.get(0);
+    if theirs != ours {
+        return Err(StoreError::Storage(
+            "this node's master key is not the one the database's secrets are sealed with: \
+             give every node the same HOOKGATE_MASTER_KEY"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// This node in the `nodes` table, and a warning for every live node whose config differs.

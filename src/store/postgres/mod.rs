@@ -142,6 +142,7 @@ impl PgStore {
             .map_err(|e| open_error(Box::new(e)))?;
         let mut client = pool.get().await.map_err(|e| open_error(Box::new(e)))?;
         schema::migrate(&mut client).await?;
+        cluster::check_master_key(&client, &key).await?;
         cluster::register(&client, &opts.node, &opts.config_hash).await?;
         drop(client);
         let health = Arc::new(Health::default());

@@ -85,6 +85,7 @@ CREATE TABLE endpoint_rate (
     tokens double precision NOT NULL,
     at_ms bigint NOT NULL
 );
+CREATE TABLE settings (name text COLLATE "C" PRIMARY KEY, value text NOT NULL);
 CREATE TABLE nodes (
     id text COLLATE "C" PRIMARY KEY,
     config_hash text NOT NULL,
