@@ -143,3 +143,38 @@ fn the_endpoints_scenario_runs_each_count_and_fan_out() {
         .collect();
     assert_eq!(rows, expected);
 }
+
+/// The cluster scenario starts its own PostgreSQL from the machine's server binaries, so it runs
+/// here as in a benchmark: redb once, then each node count on the shared database.
+#[test]
+fn the_cluster_scenario_runs_redb_and_each_node_count() {
+    let (stdout, v) = bench(&[
+        "cluster",
+        "--seconds",
+        "0.5",
+        "--concurrency",
+        "8",
+        "--node-counts",
+        "1,2",
+    ]);
+    let rows = v["results"].as_array().unwrap();
+    let shape: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|r| (r["backend"].as_str().unwrap(), r["nodes"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(shape, [("redb", 1), ("postgres", 1), ("postgres", 2)]);
+    for r in rows {
+        assert_eq!(
+            r["deliveries"], r["requests_ok"],
+            "every publish delivered: {r}"
+        );
+        assert!(r["requests_ok"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["cpu_us_per_delivery"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    let pg = &rows[1];
+    assert!(
+        pg["postgres_cpu_us_per_delivery"].as_f64().unwrap() > 0.0,
+        "{pg}"
+    );
+    assert!(stdout.contains("× 1 node"), "{stdout}");
+}

@@ -26,6 +26,8 @@ pub struct Setup {
     pub delivery: String,
     /// A `plugins:` section, if any.
     pub plugins: String,
+    /// A `storage:` section (default: redb in the data dir).
+    pub storage: String,
 }
 
 impl Setup {
@@ -42,8 +44,9 @@ impl Setup {
             })
         };
         format!(
-            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\nauth:\n  api_keys:\n    - {{ name: bench, key: \"{BENCH_KEY}\", scopes: [events:publish] }}\n    - {{ name: bench-admin, key: \"{BENCH_ADMIN_KEY}\", scopes: [admin] }}\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{}{section}",
+            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\n{}auth:\n  api_keys:\n    - {{ name: bench, key: \"{BENCH_KEY}\", scopes: [events:publish] }}\n    - {{ name: bench-admin, key: \"{BENCH_ADMIN_KEY}\", scopes: [admin] }}\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{}{section}",
             data_dir.display(),
+            self.storage,
             self.delivery,
             self.plugins
         )
@@ -130,6 +133,10 @@ impl Drop for GatewayProc {
     }
 }
 
+/// The master key every bench gateway gets, so nodes sharing a database open each other's
+/// secrets.
+const BENCH_MASTER_KEY: &str = "62656e63682d6d61737465722d6b65792d666f722d746869732d72756e2d2d2d";
+
 /// Environment variable naming another `hookgate` binary to run as the gateway under test
 /// (the load generator and receiver stay this one), so two builds compare in one run.
 pub const GATEWAY_ENV: &str = "HOOKGATE_BENCH_GATEWAY";
@@ -152,6 +159,7 @@ fn spawn(
     let mut child = Command::new(gateway_program()?)
         .args(["serve", "--log", "hookgate::app=info,warn", "--config"])
         .arg(&cfg)
+        .env("HOOKGATE_MASTER_KEY", BENCH_MASTER_KEY)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -6,11 +6,14 @@
 //! (publish only, no endpoint), `e2e` (publish → deliver to one endpoint, saturated),
 //! `fanout` (e2e to `--endpoints` endpoints), `latency` (e2e at a fixed `--rate`), `backlog`
 //! (`--backlog` pending deliveries drain after a restart), `faults` (10% 500s, 1% timeouts);
-//! and, only when named, `endpoints` (the same deliveries with 1 … 100,000 endpoints).
+//! and, only when named, `endpoints` (the same deliveries with 1 … 100,000 endpoints) and
+//! `cluster` (redb against 1 … N nodes sharing a PostgreSQL).
 
+mod cluster;
 mod endpoints;
 mod gateway;
 mod load;
+mod postgres;
 mod receiver;
 mod scenarios;
 
@@ -30,8 +33,8 @@ pub const SCENARIOS: &[&str] = &[
     "baseline", "ingest", "e2e", "fanout", "latency", "plugin", "backlog", "faults",
 ];
 /// Scenarios run only when named: `endpoints` creates up to 100,000 endpoints and takes
-/// minutes.
-pub const NAMED_ONLY: &[&str] = &["endpoints"];
+/// minutes; `cluster` starts a PostgreSQL and several gateways.
+pub const NAMED_ONLY: &[&str] = &["endpoints", "cluster"];
 
 /// `hookgate bench` options.
 #[derive(Debug, Args)]
@@ -56,6 +59,9 @@ pub struct BenchArgs {
     /// Endpoint counts of the `endpoints` scenario.
     #[arg(long, value_delimiter = ',', default_value = "1,1000,10000,100000")]
     pub endpoint_counts: Vec<usize>,
+    /// Node counts of the `cluster` scenario.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    pub node_counts: Vec<usize>,
     /// Deliveries per run of the `endpoints` scenario (each count, each fan-out).
     #[arg(long, default_value_t = 50_000)]
     pub deliveries: usize,
@@ -193,6 +199,13 @@ async fn run_round(
                 rows.extend(r);
                 continue;
             }
+            "cluster" => {
+                let r = cluster::run(&a.node_counts, a.size, a.concurrency, dur, &p).await?;
+                drop(p);
+                cluster::print(&r);
+                rows.extend(r);
+                continue;
+            }
             _ => {
                 let row = load_scenario(sc, a, dur).await?;
                 if sc == "baseline" {
@@ -206,7 +219,7 @@ async fn run_round(
     }
     let table: Vec<Value> = rows
         .iter()
-        .filter(|r| r["scenario"] != "endpoints")
+        .filter(|r| r["scenario"] != "endpoints" && r["scenario"] != "cluster")
         .cloned()
         .collect();
     if !table.is_empty() {

@@ -19,6 +19,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{AsyncMessage, Socket};
 
+use super::sql::Cached;
 use super::{pg, Tls};
 use crate::store::{now_ms, Claim, MasterKey, Notice, StoreError};
 
@@ -58,7 +59,7 @@ impl Claims {
 /// not at all if the transaction rolls back).
 pub async fn notify(c: &impl GenericClient, notice: &Notice) -> Result<(), StoreError> {
     let payload = encode(notice);
-    c.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+    c.run("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
         .await
         .map_err(pg)?;
     Ok(())
@@ -115,14 +116,14 @@ pub fn decode(payload: &str) -> Option<Notice> {
 /// node to start records its fingerprint).
 pub async fn check_master_key(c: &impl GenericClient, key: &MasterKey) -> Result<(), StoreError> {
     let ours = key.fingerprint();
-    c.execute(
+    c.run(
         "INSERT INTO settings (name, value) VALUES ('master_key', $1) ON CONFLICT DO NOTHING",
         &[&ours],
     )
     .await
     .map_err(pg)?;
     let row = c
-        .query_one("SELECT value FROM settings WHERE name = 'master_key'", &[])
+        .row("SELECT value FROM settings WHERE name = 'master_key'", &[])
         .await
         .map_err(pg)?;
     let theirs: String = row.get(0);
@@ -143,7 +144,7 @@ pub async fn register(
     config_hash: &str,
 ) -> Result<(), StoreError> {
     let now = now_ms() as i64;
-    c.execute(
+    c.run(
         "INSERT INTO nodes (id, config_hash, started_ms, seen_ms) VALUES ($1, $2, $3, $3) \
          ON CONFLICT (id) DO UPDATE SET config_hash = $2, started_ms = $3, seen_ms = $3",
         &[&node, &config_hash, &now],
@@ -151,7 +152,7 @@ pub async fn register(
     .await
     .map_err(pg)?;
     let others = c
-        .query(
+        .rows(
             "SELECT id, config_hash FROM nodes WHERE id <> $1 AND seen_ms > $2 \
              AND config_hash <> $3 ORDER BY id",
             &[&node, &(now - NODE_GONE_MS as i64), &config_hash],
@@ -177,7 +178,7 @@ pub async fn renew(pool: Pool, claims: Arc<Claims>, node: String, lease: Duratio
         };
         if !ids.is_empty() {
             let renewed = c
-                .execute(
+                .run(
                     "UPDATE deliveries d SET lease_until_ms = $3 \
                      FROM unnest($1::text[], $2::bigint[]) AS c(id, token) \
                      WHERE d.id = c.id AND d.lease_token = c.token",
@@ -189,11 +190,32 @@ pub async fn renew(pool: Pool, claims: Arc<Claims>, node: String, lease: Duratio
             }
         }
         let _ = c
-            .execute(
+            .run(
                 "UPDATE nodes SET seen_ms = $2 WHERE id = $1",
                 &[&node, &(now_ms() as i64)],
             )
             .await;
+    }
+}
+
+/// Every second: folds the counter deltas every node appended into `counters` (see
+/// `admin::add_counters`), a batch at a time until none are left.
+pub async fn fold(pool: Pool) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Ok(c) = pool.get().await else {
+            continue;
+        };
+        loop {
+            match super::admin::fold_counters(&c, 10_000).await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot fold counters now");
+                    break;
+                }
+            }
+        }
     }
 }
 

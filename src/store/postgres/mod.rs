@@ -10,11 +10,14 @@
 //! by the conformance suite run against both (`tests/store_conformance.rs`).
 
 mod admin;
+mod batch;
 pub mod cluster;
 mod events;
 mod queue;
+mod record;
 mod rows;
 mod schema;
+mod sql;
 mod tls;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,6 +99,10 @@ pub struct PgStore {
     key: MasterKey,
     health: Arc<Health>,
     claims: Arc<cluster::Claims>,
+    /// Outcomes to the recorder task, which writes them a batch per transaction.
+    recorder: tokio::sync::mpsc::Sender<record::Offer>,
+    /// Publishes to the ingester task, which stores them a batch per transaction.
+    ingester: tokio::sync::mpsc::Sender<events::Offer>,
     node: String,
     lease: Duration,
     /// What the notice connection needs, until [`Store::notices`] starts it.
@@ -119,6 +126,10 @@ impl PgStore {
         };
         let mut config: tokio_postgres::Config =
             opts.url.parse().map_err(|e| open_error(Box::new(e)))?;
+        // Plans for the parameters of each call: a generic plan made while a table was nearly
+        // empty stayed a sequential scan after it grew (measured: claims and records 20 ms each
+        // at 30,000 deliveries). Statements stay prepared, so nothing is parsed twice.
+        config.options("-c plan_cache_mode=force_custom_plan");
         let tls = match &opts.tls {
             PgTls::Disable => Tls::Off,
             PgTls::VerifyFull { ca_file } => {
@@ -147,8 +158,13 @@ impl PgStore {
         drop(client);
         let health = Arc::new(Health::default());
         let claims = Arc::new(cluster::Claims::default());
+        let (recorder, offers) = tokio::sync::mpsc::channel(4 * 1024);
+        let (ingester, publishes) = tokio::sync::mpsc::channel(4 * 1024);
         let tasks = vec![
+            tokio::spawn(events::run(pool.clone(), publishes)),
+            tokio::spawn(record::run(pool.clone(), offers)),
             tokio::spawn(probe(pool.clone(), health.clone())),
+            tokio::spawn(cluster::fold(pool.clone())),
             tokio::spawn(cluster::renew(
                 pool.clone(),
                 claims.clone(),
@@ -161,6 +177,8 @@ impl PgStore {
             key,
             health,
             claims,
+            recorder,
+            ingester,
             node: opts.node.clone(),
             lease: opts.lease,
             listen: std::sync::Mutex::new(Some((config, tls))),

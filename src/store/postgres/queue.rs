@@ -10,6 +10,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::rows::{self, DELIVERY_COLS, DELIVERY_WIDTH, EVENT_COLS};
+use super::sql::Cached;
 use super::{admin, cluster, pg, PgStore};
 use crate::store::shared::*;
 use crate::store::*;
@@ -49,7 +50,7 @@ impl DeliveryQueue for PgStore {
              LEFT JOIN payloads p ON p.delivery_id = d.id \
              WHERE d.id = ANY($1) ORDER BY d.due_key_ms, d.id"
         );
-        let found = c.query(&sql, &[&ids]).await.map_err(pg);
+        let found = c.rows(&sql, &[&ids]).await.map_err(pg);
         let found = self.watch(found)?;
         let mut events: HashMap<String, Arc<EventRecord>> = HashMap::new();
         for row in &found {
@@ -78,7 +79,7 @@ impl DeliveryQueue for PgStore {
             self.claims.drop_claim(id, *t);
         }
         let c = self.client().await?;
-        c.execute(
+        c.run(
             "UPDATE deliveries d SET lease_token = NULL, lease_until_ms = NULL, lease_node = NULL \
              FROM unnest($1::text[], $2::bigint[]) AS c(id, token) \
              WHERE d.id = c.id AND d.lease_token = c.token",
@@ -92,7 +93,7 @@ impl DeliveryQueue for PgStore {
     async fn pending_endpoints(&self) -> Result<Vec<(String, Millis)>, StoreError> {
         let c = self.client().await?;
         let rows = c
-            .query(
+            .rows(
                 "SELECT endpoint_id, min(due_key_ms) FROM deliveries WHERE status = 'pending' \
                  GROUP BY endpoint_id ORDER BY endpoint_id",
                 &[],
@@ -106,23 +107,14 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn record(&self, outcomes: Vec<AttemptOutcome>) -> Result<Vec<Recorded>, StoreError> {
-        let r = async {
-            let mut c = self.client().await?;
-            let txn = c.transaction().await.map_err(pg)?;
-            let now = now_ms();
-            let mut counts: HashMap<String, Counters> = HashMap::new();
-            let mut out = Vec::with_capacity(outcomes.len());
-            for o in &outcomes {
-                out.push(record_one(&txn, o, now, &mut counts).await?);
-            }
-            admin::add_counters(&txn, now / HOUR_MS, counts).await?;
-            txn.commit().await.map_err(pg)?;
-            Ok(out)
-        };
-        let r = self.watch(r.await);
+        let claims: Vec<(String, Claim)> = (outcomes.iter())
+            .filter(|o| o.claim != NO_CLAIM)
+            .map(|o| (o.delivery.id.clone(), o.claim))
+            .collect();
+        let r = self.watch(super::batch::offer(&self.recorder, outcomes).await);
         if r.is_ok() {
-            for o in outcomes.iter().filter(|o| o.claim != NO_CLAIM) {
-                self.claims.drop_claim(&o.delivery.id, o.claim);
+            for (id, claim) in claims {
+                self.claims.drop_claim(&id, claim);
             }
         }
         r
@@ -164,7 +156,7 @@ impl DeliveryQueue for PgStore {
              AND d.status = 'dead' AND d.created_ms >= $2 ORDER BY d.id FOR UPDATE"
         );
         let dead = txn
-            .query(&sql, &[&endpoint_id, &(since_ms as i64)])
+            .rows(&sql, &[&endpoint_id, &(since_ms as i64)])
             .await
             .map_err(pg)?;
         let now = now_ms();
@@ -186,64 +178,13 @@ impl DeliveryQueue for PgStore {
 
 /// Cancels every pending delivery of an endpoint; how many.
 pub async fn cancel_pending(c: &impl GenericClient, endpoint_id: &str) -> Result<u64, StoreError> {
-    c.execute(
+    c.run(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL, \
          updated_ms = $2 WHERE endpoint_id = $1 AND status = 'pending'",
         &[&endpoint_id, &(now_ms() as i64)],
     )
     .await
     .map_err(pg)
-}
-
-/// Records one outcome inside the caller's transaction, its delivery row locked meanwhile so
-/// two nodes never move one delivery at once.
-async fn record_one(
-    c: &impl GenericClient,
-    o: &AttemptOutcome,
-    now: Millis,
-    counts: &mut HashMap<String, Counters>,
-) -> Result<Recorded, StoreError> {
-    let Some((mut d, lease)) = rows::lock_claimed(c, &o.delivery.id).await? else {
-        return Ok(Recorded::default());
-    };
-    if o.claim != NO_CLAIM && lease != Some(o.claim) {
-        // The lease ran out and another node claimed the delivery (or finished it): its
-        // claim decides, this outcome is a duplicate's.
-        return Ok(Recorded {
-            status: Some(d.status),
-            endpoint_state: None,
-            stale: true,
-        });
-    }
-    let applied = apply_outcome(&mut d, o, now);
-    if let Some(a) = &o.attempt {
-        // Replaces: an outcome offered again after a commit whose answer was lost.
-        c.execute(
-            "INSERT INTO attempts (delivery_id, n, record) VALUES ($1, $2, $3) \
-             ON CONFLICT (delivery_id, n) DO UPDATE SET record = EXCLUDED.record",
-            &[&d.id, &(a.n as i32), &rows::json(a)],
-        )
-        .await
-        .map_err(pg)?;
-    }
-    if let (true, Some(p)) = (applied.payload_row, &o.payload) {
-        c.execute(
-            "INSERT INTO payloads (delivery_id, body) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&d.id, &p.stored_bytes()],
-        )
-        .await
-        .map_err(pg)?;
-    }
-    rows::put_delivery(c, &d).await?;
-    if let Some(add) = &applied.counts {
-        counts.entry(d.endpoint_id.clone()).or_default().add(add);
-    }
-    let endpoint_state = admin::apply_effect(c, &d.endpoint_id, applied.effect).await?;
-    Ok(Recorded {
-        status: Some(d.status),
-        endpoint_state,
-        stale: false,
-    })
 }
 
 /// Runs `hookgate_claim` (see `schema`) for `wants`: the claimed ids with their tokens, and a
@@ -261,7 +202,7 @@ async fn claim_rows(
     let caps: Vec<i32> = wants.iter().map(|w| clamp(w.cap)).collect();
     let fifos: Vec<bool> = wants.iter().map(|w| w.fifo).collect();
     let rates: Vec<Option<f64>> = wants.iter().map(|w| w.rate).collect();
-    c.query(
+    c.rows(
         "SELECT o_want, o_id, o_token, o_next, o_full \
          FROM hookgate_claim($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
@@ -307,12 +248,12 @@ impl DeliveryLog for PgStore {
     ) -> Result<Option<(DeliveryRecord, Vec<AttemptRecord>)>, StoreError> {
         let c = self.client().await?;
         let sql = format!("SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.id = $1");
-        let Some(row) = c.query_opt(&sql, &[&id]).await.map_err(pg)? else {
+        let Some(row) = c.maybe_row(&sql, &[&id]).await.map_err(pg)? else {
             return Ok(None);
         };
         let d = rows::delivery(&row, 0)?;
         let attempts = c
-            .query(
+            .rows(
                 "SELECT record FROM attempts WHERE delivery_id = $1 ORDER BY n",
                 &[&id],
             )
@@ -336,7 +277,7 @@ impl DeliveryLog for PgStore {
             None
         } else {
             let c = self.client().await?;
-            c.query_opt(
+            c.maybe_row(
                 "SELECT body FROM payloads WHERE delivery_id = $1",
                 &[&delivery.id],
             )
@@ -361,7 +302,7 @@ impl DeliveryLog for PgStore {
              ORDER BY d.id DESC LIMIT $4"
         );
         let rows = c
-            .query(
+            .rows(
                 &sql,
                 &[
                     &endpoint_id,

@@ -5,6 +5,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::pg;
+use super::sql::Cached;
 use crate::store::shared::*;
 use crate::store::*;
 
@@ -66,7 +67,7 @@ pub async fn put_delivery(c: &impl GenericClient, d: &DeliveryRecord) -> Result<
         .payload
         .as_ref()
         .map(|p| String::from_utf8(encode(p)).unwrap_or_default());
-    c.execute(
+    c.run(
         "UPDATE deliveries SET status = $2, attempts = $3, updated_ms = $4, \
          next_attempt_ms = $5, due_key_ms = $6, last_status_code = $7, last_error = $8, \
          payload = $9, retry_base = $10, lease_token = NULL, lease_until_ms = NULL, \
@@ -95,23 +96,8 @@ pub async fn lock_delivery(
     id: &str,
 ) -> Result<Option<DeliveryRecord>, StoreError> {
     let sql = format!("SELECT {DELIVERY_COLS} FROM deliveries d WHERE d.id = $1 FOR UPDATE");
-    let row = c.query_opt(&sql, &[&id]).await.map_err(pg)?;
+    let row = c.maybe_row(&sql, &[&id]).await.map_err(pg)?;
     row.map(|r| delivery(&r, 0)).transpose()
-}
-
-/// A delivery locked for update, with the token of the claim that holds it, if any.
-pub async fn lock_claimed(
-    c: &impl GenericClient,
-    id: &str,
-) -> Result<Option<(DeliveryRecord, Option<Claim>)>, StoreError> {
-    let sql = format!(
-        "SELECT {DELIVERY_COLS}, d.lease_token FROM deliveries d WHERE d.id = $1 FOR UPDATE"
-    );
-    let Some(row) = c.query_opt(&sql, &[&id]).await.map_err(pg)? else {
-        return Ok(None);
-    };
-    let lease: Option<i64> = row.get(DELIVERY_WIDTH);
-    Ok(Some((delivery(&row, 0)?, lease.map(|t| t as Claim))))
 }
 
 /// JSON text of a cold record.

@@ -177,9 +177,12 @@ impl DeliveryQueue for RedbStore {
         now_ms: Millis,
         wants: &[DueWant<'_>],
     ) -> Result<Vec<DueScan>, StoreError> {
+        // Locked before the snapshot is taken: a record that ends a claim commits, then drops
+        // the claim under this lock, so a snapshot older than that commit still sees the claim
+        // and cannot hand the delivery out twice.
+        let mut claimed = self.claimed.lock().unwrap();
         let txn = self.read()?;
         let mut tables = due::DueTables::open(&txn)?;
-        let mut claimed = self.claimed.lock().unwrap();
         let scans: Vec<DueScan> = (wants.iter())
             .map(|w| tables.scan(w, &claimed, now_ms))
             .collect::<Result<_, _>>()?;
