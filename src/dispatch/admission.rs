@@ -42,6 +42,11 @@ pub struct EndpointSched {
     requests: Option<(usize, Arc<Semaphore>)>,
     /// Set when the endpoint had due work but no free slot: the next completion re-arms it.
     waiting_for_slot: bool,
+    /// Set when the store said the cluster-wide cap is held (other nodes' claims count too):
+    /// until enough of this node's attempts finish, new publishes do not send it to claim again
+    /// (the claim would find the cap held); the completions do. Holds how many of this node's
+    /// attempts were in flight then.
+    cluster_full: Option<usize>,
     bucket: Option<TokenBucket>,
 }
 
@@ -49,6 +54,9 @@ impl EndpointSched {
     /// How many deliveries `live` may start at `now`, with `global` permits left.
     pub fn admit(&mut self, live: &LiveEndpoint, now: Millis, global: usize) -> Admit {
         let free = live.start_cap().saturating_sub(self.in_flight.len());
+        if self.cluster_full.is_some() && !self.in_flight.is_empty() {
+            return Admit::Full;
+        }
         if free == 0 {
             self.waiting_for_slot = true;
             return Admit::Full;
@@ -87,9 +95,11 @@ impl EndpointSched {
         }
     }
 
-    /// The endpoint has due work but no free slot: the next completion looks again.
-    pub fn wait_for_slot(&mut self) {
+    /// The store found the endpoint's cluster-wide cap held: this node's completions look
+    /// again (once an eighth of its cap is free), not its publishes.
+    pub fn wait_for_cluster_slot(&mut self) {
         self.waiting_for_slot = true;
+        self.cluster_full = Some(self.in_flight.len());
     }
 
     /// Counts `n` starts against the rate bucket.
@@ -104,9 +114,15 @@ impl EndpointSched {
     /// several deliveries instead of one scan per completion.
     pub fn finished(&mut self, delivery_id: &str, cap: usize) -> bool {
         self.in_flight.remove(delivery_id);
-        let free = cap.saturating_sub(self.in_flight.len());
-        if self.waiting_for_slot && free >= (cap / 8).max(1) {
+        let held = self.in_flight.len();
+        let free = match self.cluster_full {
+            // A quarter of what this node held when the cluster's cap was full has finished.
+            Some(at) => at.saturating_sub(held) * 4 >= at.max(1),
+            None => cap.saturating_sub(held) >= (cap / 8).max(1),
+        };
+        if self.waiting_for_slot && (free || held == 0) {
             self.waiting_for_slot = false;
+            self.cluster_full = None;
             return true;
         }
         false

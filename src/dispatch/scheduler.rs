@@ -285,7 +285,7 @@ impl Scheduler {
         if scan.full {
             // Other nodes hold the endpoint's cap: our next completion looks again, or, with
             // nothing of ours in flight, a short timer (their completions do not wake us).
-            sched.wait_for_slot();
+            sched.wait_for_cluster_slot();
             if sched.in_flight.is_empty() {
                 next = Some(now + CLUSTER_FULL_RECHECK_MS);
             }

@@ -75,6 +75,30 @@ fn a_full_endpoint_waits_for_an_eighth_of_its_slots() {
 }
 
 #[test]
+fn a_cluster_wide_full_cap_waits_for_a_quarter_of_this_nodes_attempts() {
+    let live = endpoint(json!({"max_in_flight": 64}));
+    let mut s = EndpointSched::default();
+    s.in_flight.extend((0..8).map(|i| format!("d{i}")));
+    s.wait_for_cluster_slot();
+    assert_eq!(
+        s.admit(&live, 0, 100),
+        Admit::Full,
+        "a publish does not claim while other nodes hold the cap"
+    );
+    assert!(!s.finished("d0", 64), "one of this node's eight is not enough");
+    assert!(s.finished("d1", 64), "two of eight are");
+    assert_eq!(s.admit(&live, 0, 100), Admit::Scan(58));
+}
+
+#[test]
+fn a_cluster_wide_full_cap_with_nothing_of_ours_in_flight_still_scans() {
+    let live = endpoint(json!({"max_in_flight": 64}));
+    let mut s = EndpointSched::default();
+    s.wait_for_cluster_slot();
+    assert_eq!(s.admit(&live, 0, 100), Admit::Scan(64), "its recheck timer asks");
+}
+
+#[test]
 fn the_rate_bucket_limits_a_scan_and_says_when_the_next_token_comes() {
     let live = endpoint(json!({"rate": "2/s"}));
     let mut s = EndpointSched::default();
