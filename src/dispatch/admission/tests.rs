@@ -85,7 +85,10 @@ fn a_cluster_wide_full_cap_waits_for_a_quarter_of_this_nodes_attempts() {
         Admit::Full,
         "a publish does not claim while other nodes hold the cap"
     );
-    assert!(!s.finished("d0", 64), "one of this node's eight is not enough");
+    assert!(
+        !s.finished("d0", 64),
+        "one of this node's eight is not enough"
+    );
     assert!(s.finished("d1", 64), "two of eight are");
     assert_eq!(s.admit(&live, 0, 100), Admit::Scan(58));
 }
@@ -95,7 +98,11 @@ fn a_cluster_wide_full_cap_with_nothing_of_ours_in_flight_still_scans() {
     let live = endpoint(json!({"max_in_flight": 64}));
     let mut s = EndpointSched::default();
     s.wait_for_cluster_slot();
-    assert_eq!(s.admit(&live, 0, 100), Admit::Scan(64), "its recheck timer asks");
+    assert_eq!(
+        s.admit(&live, 0, 100),
+        Admit::Scan(64),
+        "its recheck timer asks"
+    );
 }
 
 #[test]
