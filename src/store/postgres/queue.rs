@@ -50,8 +50,17 @@ impl DeliveryQueue for PgStore {
              LEFT JOIN payloads p ON p.delivery_id = d.id \
              WHERE d.id = ANY($1) ORDER BY d.due_key_ms, d.id"
         );
-        let found = c.rows(&sql, &[&ids]).await.map_err(pg);
-        let found = self.watch(found)?;
+        let found = match self.watch(c.rows(&sql, &[&ids]).await.map_err(pg)) {
+            Ok(found) => found,
+            Err(e) => {
+                // Claimed but not read: give the claims up (their leases run out if even that
+                // fails), or this node would renew leases it never attempts.
+                let claims: Vec<(String, Claim)> =
+                    tokens.into_iter().map(|(id, (_, t))| (id, t)).collect();
+                let _ = self.release(&claims).await;
+                return Err(e);
+            }
+        };
         let mut events: HashMap<String, Arc<EventRecord>> = HashMap::new();
         for row in &found {
             let delivery = rows::delivery(row, 0)?;
