@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 pub struct Postgres {
     /// Directory holding the data dir, the log and the socket.
     pub dir: PathBuf,
+    /// Server settings beyond the defaults, e.g. TLS on a TCP port.
+    settings: Vec<String>,
 }
 
 static SERVER: OnceLock<Result<Postgres, String>> = OnceLock::new();
@@ -49,7 +51,18 @@ pub async fn database() -> String {
 impl Postgres {
     /// The connection string of database `db`.
     pub fn conn(&self, db: &str) -> String {
-        format!("host={} user=hookgate dbname={db}", self.dir.display())
+        format!(
+            "host={} port={} user=hookgate dbname={db}",
+            self.dir.display(),
+            self.port()
+        )
+    }
+
+    /// The port it listens on (its socket's name says it too): 5432 unless a setting says.
+    pub fn port(&self) -> &str {
+        (self.settings.iter())
+            .find_map(|s| s.strip_prefix("port="))
+            .unwrap_or("5432")
     }
 }
 
@@ -117,15 +130,23 @@ impl Postgres {
     /// A server of its own (not the test process's shared one), which a test may stop and
     /// start again; its database `hookgate` exists. Stopped when the test process ends.
     pub fn dedicated(name: &str) -> Postgres {
+        Postgres::dedicated_with(name, |_| Vec::new())
+    }
+
+    /// [`Postgres::dedicated`] with extra server settings (`name=value`, later ones win), made
+    /// from its directory, where a test may put files the server reads (a certificate).
+    pub fn dedicated_with(name: &str, settings: impl FnOnce(&Postgres) -> Vec<String>) -> Postgres {
         let dir = std::env::temp_dir().join(format!("hookgate-pg-{}-{name}", std::process::id()));
-        let server =
+        let mut server =
             Postgres::init(dir).unwrap_or_else(|e| panic!("cannot set up PostgreSQL: {e}"));
+        server.settings = settings(&server);
         server
             .launch()
             .unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
         let out = command(&bin_dir().unwrap(), "psql", run_as())
             .args(["-h"])
             .arg(&server.dir)
+            .args(["-p", server.port()])
             .args([
                 "-U",
                 "hookgate",
@@ -184,7 +205,23 @@ impl Postgres {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        Ok(Postgres { dir })
+        Ok(Postgres {
+            dir,
+            settings: Vec::new(),
+        })
+    }
+
+    /// Writes `bytes` to `name` in the server's directory, owned by the server's user and
+    /// readable by it alone (as PostgreSQL wants a key file); returns the path.
+    pub fn private_file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let file = self.dir.join(name);
+        std::fs::write(&file, bytes).expect("write");
+        if let Some((uid, gid)) = run_as() {
+            std::os::unix::fs::chown(&file, Some(uid), Some(gid)).expect("chown");
+        }
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        file
     }
 
     /// Runs `postgres` on the data dir until it is stopped or the test process ends.
@@ -205,6 +242,7 @@ impl Postgres {
             // Only the unix socket; no fsync (the tests crash gateways, never this server).
             .args(["-c", "listen_addresses=", "-c", "fsync=off"])
             .args(["-c", "max_connections=200"])
+            .args(self.settings.iter().flat_map(|s| ["-c", s.as_str()]))
             .stdout(Stdio::null())
             .stderr(log);
         // Stop with the test process, however it ends (the signal is set after the uid change,
@@ -233,7 +271,7 @@ impl Postgres {
             let ready = command(&bin, "pg_isready", None)
                 .arg("-h")
                 .arg(dir)
-                .arg("-q")
+                .args(["-p", self.port(), "-q"])
                 .status()
                 .is_ok_and(|s| s.success());
             if ready {

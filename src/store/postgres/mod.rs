@@ -151,7 +151,12 @@ impl PgStore {
             .create_timeout(Some(POOL_WAIT))
             .build()
             .map_err(|e| open_error(Box::new(e)))?;
-        let mut client = pool.get().await.map_err(|e| open_error(Box::new(e)))?;
+        // With every cause in the message: "error performing TLS handshake" alone does not
+        // say that the server's certificate was refused, or why.
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| open_error(with_causes(&e).into()))?;
         schema::migrate(&mut client).await?;
         cluster::check_master_key(&client, &key).await?;
         cluster::register(&client, &opts.node, &opts.config_hash).await?;
@@ -221,6 +226,20 @@ async fn probe(pool: Pool, health: Arc<Health>) {
             }
         }
     }
+}
+
+/// An error and its causes, outermost first, as one line.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// The URL without its password, for messages.
