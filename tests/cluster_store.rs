@@ -228,3 +228,17 @@ async fn a_node_with_another_master_key_is_refused() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn a_node_whose_clock_runs_ahead_cannot_take_a_live_claim() {
+    let (n1, n2) = two_nodes(Duration::from_secs(30)).await;
+    publish(&n1, 1, "a").await;
+    assert_eq!(claim(&n1, DueWant::new("a", 1)).await.items.len(), 1);
+    // n2's clock is two minutes ahead: by its clock n1's 30 s lease ran out long ago.
+    let want = [DueWant::new("a", 1)];
+    let ahead = n2.claim(now_ms() + 120_000, &want).await.unwrap().remove(0);
+    assert!(
+        ahead.items.is_empty(),
+        "leases are judged by the database's clock: {ahead:?}"
+    );
+}

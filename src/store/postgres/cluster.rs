@@ -172,17 +172,18 @@ pub async fn renew(pool: Pool, claims: Arc<Claims>, node: String, lease: Duratio
     loop {
         tokio::time::sleep(every).await;
         let (ids, tokens) = claims.snapshot();
-        let until = (now_ms() + lease.as_millis() as u64) as i64;
+        let lease_ms = lease.as_millis() as i64;
         let Ok(c) = pool.get().await else {
             continue; // the probe reports the outage
         };
         if !ids.is_empty() {
             let renewed = c
                 .run(
-                    "UPDATE deliveries d SET lease_until_ms = $3 \
+                    "UPDATE deliveries d SET lease_until_ms = \
+                     (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $3 \
                      FROM unnest($1::text[], $2::bigint[]) AS c(id, token) \
                      WHERE d.id = c.id AND d.lease_token = c.token",
-                    &[&ids, &tokens, &until],
+                    &[&ids, &tokens, &lease_ms],
                 )
                 .await;
             if let Err(e) = renewed {

@@ -129,6 +129,9 @@ DECLARE
     head_at bigint;
     tok double precision;
     claimed int;
+    -- Leases are stamped and judged by the database's clock, so nodes whose clocks drift apart
+    -- never take each other's live claims (due times and rates are the nodes' own).
+    lease_now bigint := (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
 BEGIN
     FOR w IN 1 .. coalesce(array_length(eps, 1), 0) LOOP
         ep := eps[w];
@@ -140,7 +143,7 @@ BEGIN
         END IF;
         SELECT count(*) INTO leased FROM deliveries d
             WHERE d.endpoint_id = ep AND d.status = 'pending' AND d.lease_token IS NOT NULL
-              AND d.lease_until_ms > now_ms;
+              AND d.lease_until_ms > lease_now;
         room := least(lims[w], caps[w] - leased);
         IF fifos[w] AND leased > 0 THEN
             room := 0;
@@ -177,7 +180,7 @@ BEGIN
                 SELECT q.id FROM deliveries q WHERE q.id = head_id FOR UPDATE SKIP LOCKED
             ), claimed_rows AS (
                 UPDATE deliveries d SET lease_token = nextval('claim_tokens'),
-                    lease_until_ms = now_ms + lease_ms, lease_node = node
+                    lease_until_ms = lease_now + lease_ms, lease_node = node
                 FROM picked WHERE d.id = picked.id RETURNING d.id, d.lease_token
             ) SELECT w, c.id::text, c.lease_token, NULL::bigint, false FROM claimed_rows c;
             GET DIAGNOSTICS claimed = ROW_COUNT;
@@ -186,11 +189,11 @@ BEGIN
                 SELECT q.id FROM deliveries q
                 WHERE q.endpoint_id = ep AND q.status = 'pending' AND q.due_key_ms <= now_ms
                   AND coalesce(q.next_attempt_ms, 0) <= now_ms
-                  AND (q.lease_token IS NULL OR q.lease_until_ms <= now_ms)
+                  AND (q.lease_token IS NULL OR q.lease_until_ms <= lease_now)
                 ORDER BY q.due_key_ms, q.id LIMIT room FOR UPDATE SKIP LOCKED
             ), claimed_rows AS (
                 UPDATE deliveries d SET lease_token = nextval('claim_tokens'),
-                    lease_until_ms = now_ms + lease_ms, lease_node = node
+                    lease_until_ms = lease_now + lease_ms, lease_node = node
                 FROM picked WHERE d.id = picked.id RETURNING d.id, d.lease_token
             ) SELECT w, c.id::text, c.lease_token, NULL::bigint, false FROM claimed_rows c;
             GET DIAGNOSTICS claimed = ROW_COUNT;
@@ -200,7 +203,7 @@ BEGIN
         SELECT greatest(d.due_key_ms, coalesce(d.next_attempt_ms, 0)) INTO o_next
             FROM deliveries d
             WHERE d.endpoint_id = ep AND d.status = 'pending'
-              AND (d.lease_token IS NULL OR d.lease_until_ms <= now_ms)
+              AND (d.lease_token IS NULL OR d.lease_until_ms <= lease_now)
             ORDER BY d.due_key_ms, d.id LIMIT 1;
         IF rates[w] IS NOT NULL THEN
             UPDATE endpoint_rate SET tokens = tok - claimed, at_ms = greatest(at_ms, now_ms)
