@@ -374,6 +374,32 @@ async fn api_changes_reach_every_node_within_a_second() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_leaves_alone_the_work_of_an_endpoint_only_another_node_knows() {
+    let recv = Receiver::start().await;
+    let t = TestDir::new();
+    let url = util::pg::database().await;
+    // One delivery an hour: the second publish stays pending, waiting for its token.
+    let eps = "  - { id: a_only, url: \"{{RECV}}/a\", rate: 1/h }\n";
+    let with = config(&t, &url, eps, &recv.base);
+    let without = t.path().join("without.yaml");
+    let text = std::fs::read_to_string(&with).unwrap();
+    let head = text.split("endpoints:\n").next().unwrap();
+    std::fs::write(&without, format!("{head}endpoints:\n  []\n")).unwrap();
+    let knows = node(&t, &with, 0);
+    let _other = node(&t, &without, 1);
+    api(&knows).publish_one("a.x", json!({})).await;
+    let waiting = api(&knows).publish_one("a.x", json!({})).await;
+    // The other node rescans every second (half its 2 s lease) and finds the waiting work.
+    tokio::time::sleep(Duration::from_millis(3_000)).await;
+    let (_, d) = api(&knows).get(&format!("/v1/deliveries/{waiting}")).await;
+    assert_eq!(
+        d["status"], "pending",
+        "not cancelled by a node without the endpoint: {d}"
+    );
+    assert_eq!(recv.count("/a"), 1, "the first went out, the second waits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_with_differing_config_files_say_so() {
     let t = TestDir::new();
     let url = util::pg::database().await;

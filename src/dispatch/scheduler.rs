@@ -128,17 +128,32 @@ impl Scheduler {
         for (ep, due) in pending {
             if self.shared.registry.get(&ep).is_some() {
                 self.arm(&ep, due);
-            } else {
-                match self.shared.store.cancel_endpoint(&ep).await {
-                    Ok(n) => {
-                        tracing::info!(endpoint_id = %ep, cancelled = n, "endpoint no longer configured; pending deliveries cancelled")
-                    }
-                    Err(e) => {
-                        tracing::error!(endpoint_id = %ep, error = %e, "cannot cancel deliveries of removed endpoint")
-                    }
+                continue;
+            }
+            match self.cancel_unknown(&ep).await {
+                Some(Ok(n)) => {
+                    tracing::info!(endpoint_id = %ep, cancelled = n, "endpoint no longer configured; pending deliveries cancelled")
                 }
+                Some(Err(e)) => {
+                    tracing::error!(endpoint_id = %ep, error = %e, "cannot cancel deliveries of removed endpoint")
+                }
+                None => {}
             }
         }
+    }
+
+    /// Cancels the pending deliveries of an endpoint this gateway does not know, when the store
+    /// is its own; in a shared store another node may serve it ([`Store::is_shared`]), so
+    /// nothing is cancelled (`None`). Deleting an endpoint through the API cancels its work in
+    /// the same transaction either way.
+    ///
+    /// [`Store::is_shared`]: crate::store::Store::is_shared
+    async fn cancel_unknown(&self, ep: &str) -> Option<Result<u64, crate::store::StoreError>> {
+        if self.shared.store.is_shared() {
+            tracing::debug!(endpoint_id = %ep, "pending deliveries of an endpoint this node does not know; left to the nodes that do");
+            return None;
+        }
+        Some(self.shared.store.cancel_endpoint(ep).await)
     }
 
     fn arm(&mut self, ep: &str, due: Millis) {
@@ -241,7 +256,7 @@ impl Scheduler {
     /// Removed. The reload cancelled what was pending then; this catches deliveries a publish
     /// racing with the reload created afterwards.
     async fn forget_removed(&mut self, ep: &str) {
-        if let Err(e) = self.shared.store.cancel_endpoint(ep).await {
+        if let Some(Err(e)) = self.cancel_unknown(ep).await {
             tracing::error!(endpoint_id = %ep, error = %e, "cannot cancel deliveries of removed endpoint");
         }
         self.endpoints.remove(ep);
@@ -322,9 +337,7 @@ impl Scheduler {
             self.arm(&w.ep, t);
         }
     }
-}
 
-impl Scheduler {
     /// Gives claims back that could not start, so no other node waits out their leases.
     fn release(&self, claims: Vec<(String, crate::store::Claim)>) {
         let store = self.shared.store.clone();

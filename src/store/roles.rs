@@ -234,6 +234,14 @@ pub trait Store:
     /// balancer sends publishes to a node that can accept them. Cheap: no I/O.
     fn is_writable(&self) -> bool;
 
+    /// Whether other gateway processes use this store too. A node of a cluster does not know
+    /// every endpoint the others serve (one just created through another node's API, one in
+    /// another node's config file), so it must not cancel deliveries of an endpoint it does
+    /// not know, as a lone gateway does for one removed from its config.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     /// Notices of other nodes' changes, for a store several nodes share; `None` for a store
     /// only this process writes (it already knows every change). Taken once, by the app.
     fn notices(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Notice>> {

@@ -291,6 +291,10 @@ impl Store for PgStore {
         !self.health.down.load(Ordering::Acquire)
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn notices(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<Notice>> {
         let (config, tls) = self.listen.lock().unwrap().take()?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
