@@ -47,6 +47,7 @@ macro_rules! conformance {
 
 conformance!(
     ingest_is_durable_and_idempotent,
+    one_id_twice_in_a_batch_is_stored_once,
     due_is_oldest_first_within_limits,
     a_success_finishes_the_delivery_and_counts,
     a_retry_waits_by_time_or_keeps_its_place,
@@ -145,6 +146,18 @@ async fn ingest_is_durable_and_idempotent(s: &dyn Store) {
         3,
         "the duplicate added nothing"
     );
+}
+
+async fn one_id_twice_in_a_batch_is_stored_once(s: &dyn Store) {
+    let both = vec![event("evt_2", 10, &["a"]), event("evt_2", 20, &["b"])];
+    let out = s.ingest(both).await.unwrap();
+    assert!(matches!(out[0], Ingested::Created(_)), "{out:?}");
+    let Ingested::Duplicate(original) = &out[1] else {
+        panic!("the second is a duplicate of the first: {out:?}");
+    };
+    assert_eq!(original.event.timestamp_ms, 10);
+    assert_eq!(original.deliveries[0].endpoint_id, "a");
+    assert_eq!(s.pending_count().await.unwrap(), 1, "one fan-out stored");
 }
 
 async fn due_is_oldest_first_within_limits(s: &dyn Store) {

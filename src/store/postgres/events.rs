@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Pool};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -155,18 +155,17 @@ async fn ingest_all(
     events: Vec<NewEvent>,
     told: &Mutex<Told>,
 ) -> Result<Vec<Ingested>, StoreError> {
-    let ev = |f: fn(&EventRecord) -> String| -> Vec<String> {
-        events.iter().map(|n| f(&n.event)).collect()
-    };
+    let ev =
+        |f: fn(&EventRecord) -> &str| -> Vec<&str> { events.iter().map(|n| f(&n.event)).collect() };
     let (ids, types, tenants, bodies) = (
-        ev(|e| e.id.clone()),
-        ev(|e| e.event_type.clone()),
-        ev(|e| e.tenant.clone()),
-        ev(|e| e.body.clone()),
+        ev(|e| &e.id),
+        ev(|e| &e.event_type),
+        ev(|e| &e.tenant),
+        ev(|e| &e.body),
     );
     let ts: Vec<i64> = events.iter().map(|n| n.event.timestamp_ms as i64).collect();
     let fanouts: Vec<i32> = events.iter().map(|n| n.event.fanout as i32).collect();
-    let inserted: std::collections::HashSet<String> = c
+    let mut inserted: HashSet<String> = c
         .rows(
             "INSERT INTO events (id, type, tenant, timestamp_ms, body, fanout) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], \
@@ -178,14 +177,20 @@ async fn ingest_all(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let mut created: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    // The first of two events with one id in a batch is the one stored; the second, like an
+    // id stored before, is a duplicate.
+    let created: Vec<bool> = events
+        .iter()
+        .map(|n| inserted.remove(&n.event.id))
+        .collect();
     let (mut d_ids, mut d_events, mut d_eps, mut d_tenants, mut d_ts) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for n in &events {
-        // The first of two events with one id in a batch is stored; the second is its duplicate.
-        if !inserted.contains(&n.event.id) || !created.insert(&n.event.id) {
-            continue;
-        }
+    for n in events
+        .iter()
+        .zip(&created)
+        .filter(|(_, c)| **c)
+        .map(|(n, _)| n)
+    {
         for d in &n.deliveries {
             d_ids.push(d.id.as_str());
             d_events.push(n.event.id.as_str());
@@ -211,10 +216,9 @@ async fn ingest_all(
             cluster::notify(c, &cluster::due_notice(fresh)).await?;
         }
     }
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(events.len());
-    for n in events {
-        if inserted.contains(&n.event.id) && seen.insert(n.event.id.clone()) {
+    for (n, created) in events.into_iter().zip(created) {
+        if created {
             out.push(Ingested::Created(n));
         } else {
             out.push(Ingested::Duplicate(stored(c, &n.event.id).await?));

@@ -41,8 +41,6 @@ impl DeliveryQueue for PgStore {
         if tokens.is_empty() {
             return Ok(scans);
         }
-        self.claims
-            .hold(tokens.iter().map(|(id, (_, t))| (id.clone(), *t)));
         let ids: Vec<&str> = tokens.keys().map(String::as_str).collect();
         let sql = format!(
             "SELECT {DELIVERY_COLS}, {EVENT_COLS}, p.body FROM deliveries d \
@@ -53,8 +51,8 @@ impl DeliveryQueue for PgStore {
         let found = match self.watch(c.rows(&sql, &[&ids]).await.map_err(pg)) {
             Ok(found) => found,
             Err(e) => {
-                // Claimed but not read: give the claims up (their leases run out if even that
-                // fails), or this node would renew leases it never attempts.
+                // Claimed but not read: give the claims up now rather than have other nodes
+                // wait their leases out.
                 let claims: Vec<(String, Claim)> =
                     tokens.into_iter().map(|(id, (_, t))| (id, t)).collect();
                 let _ = self.release(&claims).await;
@@ -71,12 +69,22 @@ impl DeliveryQueue for PgStore {
                 .clone();
             let stored: Option<&[u8]> = row.get(DELIVERY_WIDTH + 6);
             let payload = chain_output(&delivery, &event.body, stored)?.map(Arc::new);
+            tokens.remove(&delivery.id);
             scans[i].items.push(DueDelivery {
                 delivery,
                 event,
                 payload,
                 claim,
             });
+        }
+        // Renewed from here on: only what will be attempted, so a claim that is not (its row
+        // could not be read whole) runs out instead of being held for ever.
+        self.claims
+            .hold((scans.iter().flat_map(|s| &s.items)).map(|d| (d.delivery.id.clone(), d.claim)));
+        if !tokens.is_empty() {
+            let unread: Vec<(String, Claim)> =
+                tokens.into_iter().map(|(id, (_, t))| (id, t)).collect();
+            let _ = self.release(&unread).await;
         }
         Ok(scans)
     }
@@ -121,10 +129,19 @@ impl DeliveryQueue for PgStore {
             .map(|o| (o.delivery.id.clone(), o.claim))
             .collect();
         let r = self.watch(super::batch::offer(&self.recorder, outcomes).await);
-        if r.is_ok() {
-            for (id, claim) in claims {
-                self.claims.drop_claim(&id, claim);
+        match &r {
+            Ok(_) => {
+                for (id, claim) in &claims {
+                    self.claims.drop_claim(id, *claim);
+                }
             }
+            // Refused for good: the worker attempts it again, so the claim must end here (as
+            // in redb), or its lease would be renewed and nobody could claim it again. While
+            // the store is unavailable the outcome is offered again, under the claim.
+            Err(e) if !e.is_transient() => {
+                let _ = self.release(&claims).await;
+            }
+            Err(_) => {}
         }
         r
     }
