@@ -166,7 +166,9 @@ BEGIN
             END IF;
             room := least(room, floor(tok)::int);
         END IF;
+        head_id := NULL;
         IF fifos[w] THEN
+            -- Only the head may go, and only once it is due.
             SELECT d.id, greatest(d.due_key_ms, coalesce(d.next_attempt_ms, 0))
                 INTO head_id, head_at FROM deliveries d
                 WHERE d.endpoint_id = ep AND d.status = 'pending'
@@ -176,28 +178,20 @@ BEGIN
                 RETURN NEXT;
                 CONTINUE;
             END IF;
-            RETURN QUERY WITH picked AS (
-                SELECT q.id FROM deliveries q WHERE q.id = head_id FOR UPDATE SKIP LOCKED
-            ), claimed_rows AS (
-                UPDATE deliveries d SET lease_token = nextval('claim_tokens'),
-                    lease_until_ms = lease_now + lease_ms, lease_node = node
-                FROM picked WHERE d.id = picked.id RETURNING d.id, d.lease_token
-            ) SELECT w, c.id::text, c.lease_token, NULL::bigint, false FROM claimed_rows c;
-            GET DIAGNOSTICS claimed = ROW_COUNT;
-        ELSE
-            RETURN QUERY WITH picked AS (
-                SELECT q.id FROM deliveries q
-                WHERE q.endpoint_id = ep AND q.status = 'pending' AND q.due_key_ms <= now_ms
-                  AND coalesce(q.next_attempt_ms, 0) <= now_ms
-                  AND (q.lease_token IS NULL OR q.lease_until_ms <= lease_now)
-                ORDER BY q.due_key_ms, q.id LIMIT room FOR UPDATE SKIP LOCKED
-            ), claimed_rows AS (
-                UPDATE deliveries d SET lease_token = nextval('claim_tokens'),
-                    lease_until_ms = lease_now + lease_ms, lease_node = node
-                FROM picked WHERE d.id = picked.id RETURNING d.id, d.lease_token
-            ) SELECT w, c.id::text, c.lease_token, NULL::bigint, false FROM claimed_rows c;
-            GET DIAGNOSTICS claimed = ROW_COUNT;
         END IF;
+        RETURN QUERY WITH picked AS (
+            SELECT q.id FROM deliveries q
+            WHERE q.endpoint_id = ep AND q.status = 'pending' AND q.due_key_ms <= now_ms
+              AND coalesce(q.next_attempt_ms, 0) <= now_ms
+              AND (q.lease_token IS NULL OR q.lease_until_ms <= lease_now)
+              AND (head_id IS NULL OR q.id = head_id)
+            ORDER BY q.due_key_ms, q.id LIMIT room FOR UPDATE SKIP LOCKED
+        ), claimed_rows AS (
+            UPDATE deliveries d SET lease_token = nextval('claim_tokens'),
+                lease_until_ms = lease_now + lease_ms, lease_node = node
+            FROM picked WHERE d.id = picked.id RETURNING d.id, d.lease_token
+        ) SELECT w, c.id::text, c.lease_token, NULL::bigint, false FROM claimed_rows c;
+        GET DIAGNOSTICS claimed = ROW_COUNT;
         -- When to look again: the first pending delivery nobody holds (for FIFO, the one behind
         -- the head just claimed: the scheduler then waits for the head's completion).
         SELECT greatest(d.due_key_ms, coalesce(d.next_attempt_ms, 0)) INTO o_next
