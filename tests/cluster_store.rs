@@ -8,10 +8,7 @@ mod util;
 use std::time::Duration;
 
 use hookgate::store::*;
-
-fn key() -> MasterKey {
-    MasterKey::parse(&"ab".repeat(32), "test").unwrap()
-}
+use util::records::{event, key};
 
 /// Two nodes on one fresh database, with leases of `lease`.
 async fn two_nodes(lease: Duration) -> (PgStore, PgStore) {
@@ -25,24 +22,6 @@ async fn node(url: &str, name: &str, lease: Duration) -> PgStore {
     o.lease = lease;
     o.node = name.into();
     PgStore::open(&o, key()).await.unwrap()
-}
-
-fn event(id: &str, ts: Millis, endpoints: &[&str]) -> NewEvent {
-    let e = EventRecord {
-        id: id.into(),
-        event_type: "invoice.paid".into(),
-        tenant: "acme".into(),
-        timestamp_ms: ts,
-        body: "{}".into(),
-        fanout: 0,
-    };
-    let refs = (endpoints.iter())
-        .map(|ep| DeliveryRef {
-            id: format!("del_{id}_{ep}"),
-            endpoint_id: ep.to_string(),
-        })
-        .collect();
-    NewEvent::new(e, refs)
 }
 
 async fn publish(s: &PgStore, n: usize, ep: &str) {

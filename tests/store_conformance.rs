@@ -6,10 +6,7 @@ mod util;
 use std::sync::Arc;
 
 use hookgate::store::*;
-
-fn key() -> MasterKey {
-    MasterKey::parse(&"ab".repeat(32), "test").unwrap()
-}
+use util::records::{event, key};
 
 /// A store of each kind; the temp dir lives as long as the redb one.
 async fn redb() -> (Option<tempfile::TempDir>, Arc<dyn Store>) {
@@ -58,25 +55,6 @@ conformance!(
     kv_keeps_its_quota_per_namespace,
     listings_page_newest_first,
 );
-
-fn event(id: &str, ts: Millis, endpoints: &[&str]) -> NewEvent {
-    let e = EventRecord {
-        id: id.into(),
-        event_type: "invoice.paid".into(),
-        tenant: "acme".into(),
-        timestamp_ms: ts,
-        body: format!(r#"{{"id":"{id}"}}"#),
-        fanout: 0,
-    };
-    let refs = endpoints
-        .iter()
-        .map(|ep| DeliveryRef {
-            id: format!("del_{id}_{ep}"),
-            endpoint_id: ep.to_string(),
-        })
-        .collect();
-    NewEvent::new(e, refs)
-}
 
 async fn due(s: &dyn Store, ep: &str, now: Millis, limit: usize) -> DueScan {
     s.claim(now, &[DueWant::new(ep, limit)])

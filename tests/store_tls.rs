@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use hookgate::store::*;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-
-fn key() -> MasterKey {
-    MasterKey::parse(&"ab".repeat(32), "test").unwrap()
-}
+use util::records::{event, key};
 
 /// A CA, and a server certificate for `localhost` it signed: (ca pem, cert pem, key pem).
 fn certificates() -> (String, String, String) {
@@ -56,7 +53,7 @@ async fn verify_full_opens_with_the_servers_ca_and_refuses_without_it() {
         ca_file: Some(ca_file),
     };
     let store = PgStore::open(&opts, key()).await.expect("TLS with our CA");
-    store.ingest(vec![event()]).await.unwrap();
+    store.ingest(vec![event("evt_tls", 1, &[])]).await.unwrap();
     assert!(store.event("evt_tls").await.unwrap().is_some());
     store.close().await;
 
@@ -71,16 +68,4 @@ async fn verify_full_opens_with_the_servers_ca_and_refuses_without_it() {
         "{why}"
     );
     drop(db);
-}
-
-fn event() -> NewEvent {
-    let e = EventRecord {
-        id: "evt_tls".into(),
-        event_type: "t".into(),
-        tenant: "acme".into(),
-        timestamp_ms: 1,
-        body: "{}".into(),
-        fanout: 0,
-    };
-    NewEvent::new(e, vec![])
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod records;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader};

@@ -8,15 +8,18 @@
 //! as the `postgres` user, because PostgreSQL refuses to run as root. Each test gets its own
 //! fresh database.
 //!
-//! A machine without the binaries fails the test with a message saying what is missing: a
-//! PostgreSQL test is never skipped silently.
+//! The binaries are found, and run as which user, by the same functions the bench's own
+//! server uses (`hookgate::cli::bench::postgres`). A machine without them fails the test with a
+//! message saying what is missing: a PostgreSQL test is never skipped silently.
 
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use hookgate::cli::bench::postgres::{bin_dir, command, run_as};
 
 /// The test process's server.
 pub struct Postgres {
@@ -64,59 +67,6 @@ impl Postgres {
             .find_map(|s| s.strip_prefix("port="))
             .unwrap_or("5432")
     }
-}
-
-/// Where the server binaries are: `HOOKGATE_PG_BIN`, else the newest Debian install, else
-/// `PATH`.
-fn bin_dir() -> Result<PathBuf, String> {
-    if let Ok(d) = std::env::var("HOOKGATE_PG_BIN") {
-        return Ok(PathBuf::from(d));
-    }
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    versions.sort();
-    if let Some(d) = versions.pop() {
-        return Ok(d);
-    }
-    let path = std::env::var("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .find(|p| p.join("initdb").exists())
-        .ok_or_else(|| {
-            "no PostgreSQL server binaries (initdb, postgres): install Debian's postgresql \
-             package or set HOOKGATE_PG_BIN"
-                .to_string()
-        })
-}
-
-/// The uid and gid to run the server as: ourselves, or `postgres` (else `nobody`) as root.
-fn run_as() -> Option<(u32, u32)> {
-    if unsafe { libc::geteuid() } != 0 {
-        return None;
-    }
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let entry = |name: &str| {
-        passwd.lines().find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.first() == Some(&name)).then(|| (f[2].parse().ok(), f[3].parse().ok()))
-        })
-    };
-    match entry("postgres").or_else(|| entry("nobody")) {
-        Some((Some(u), Some(g))) => Some((u, g)),
-        _ => None,
-    }
-}
-
-fn command(bin: &Path, program: &str, who: Option<(u32, u32)>) -> Command {
-    let mut c = Command::new(bin.join(program));
-    if let Some((uid, gid)) = who {
-        c.uid(uid).gid(gid);
-    }
-    c
 }
 
 fn start() -> Result<Postgres, String> {

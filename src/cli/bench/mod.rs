@@ -13,7 +13,7 @@ mod cluster;
 mod endpoints;
 mod gateway;
 mod load;
-mod postgres;
+pub mod postgres;
 mod receiver;
 mod scenarios;
 

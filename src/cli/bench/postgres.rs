@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 
 /// With this set, the server records statement statistics and the scenario prints where the
 /// database's time went for each row.
@@ -26,7 +26,7 @@ pub struct TempPostgres {
 impl TempPostgres {
     /// initdb + postgres, waiting until it accepts connections.
     pub fn start() -> anyhow::Result<Self> {
-        let bin = bin_dir()?;
+        let bin = bin_dir().map_err(anyhow::Error::msg)?;
         let who = run_as();
         let dir = tempfile::Builder::new()
             .prefix("hookgate-bench-pg")
@@ -171,7 +171,10 @@ fn stat(pid: u32) -> Option<(u32, f64)> {
     Some((num(1)? as u32, (num(11)? + num(12)?) / 100.0))
 }
 
-fn bin_dir() -> anyhow::Result<PathBuf> {
+/// Where PostgreSQL's server binaries are: `HOOKGATE_PG_BIN`, else the newest Debian install
+/// (`/usr/lib/postgresql/*/bin`), else `PATH`. The tests' own server (`tests/util/pg.rs`) finds
+/// them the same way.
+pub fn bin_dir() -> Result<PathBuf, String> {
     if let Ok(d) = std::env::var("HOOKGATE_PG_BIN") {
         return Ok(PathBuf::from(d));
     }
@@ -183,24 +186,40 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
         .filter(|p| p.join("initdb").exists())
         .collect();
     versions.sort();
-    versions.pop().ok_or_else(|| {
-        anyhow!("no PostgreSQL server binaries: install Debian's postgresql package or set HOOKGATE_PG_BIN")
-    })
+    if let Some(d) = versions.pop() {
+        return Ok(d);
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .find(|p| p.join("initdb").exists())
+        .ok_or_else(|| {
+            "no PostgreSQL server binaries (initdb, postgres): install Debian's postgresql \
+             package or set HOOKGATE_PG_BIN"
+                .to_string()
+        })
 }
 
-/// As root: the `postgres` user's uid and gid.
-fn run_as() -> Option<(u32, u32)> {
+/// The uid and gid to run the server as: ourselves (`None`), or as root, which PostgreSQL
+/// refuses, the `postgres` user (else `nobody`).
+pub fn run_as() -> Option<(u32, u32)> {
     if unsafe { libc::geteuid() } != 0 {
         return None;
     }
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.first() == Some(&"postgres")).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
-    })
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let entry = |name: &str| {
+        passwd.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.first() == Some(&name)).then(|| (f[2].parse().ok(), f[3].parse().ok()))
+        })
+    };
+    match entry("postgres").or_else(|| entry("nobody")) {
+        Some((Some(u), Some(g))) => Some((u, g)),
+        _ => None,
+    }
 }
 
-fn command(bin: &Path, program: &str, who: Option<(u32, u32)>) -> Command {
+/// `program` of the server binaries in `bin`, run as `who` (see [`run_as`]).
+pub fn command(bin: &Path, program: &str, who: Option<(u32, u32)>) -> Command {
     let mut c = Command::new(bin.join(program));
     if let Some((uid, gid)) = who {
         c.uid(uid).gid(gid);
