@@ -70,6 +70,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Bench(a) => cli::bench::run(a).await?,
+        Command::Store(cli::StoreCommand::Compact { config, data_dir }) => {
+            cli::store::compact(config, data_dir).await?
+        }
         Command::Events(c) => cli::events::run(c).await?,
         Command::Endpoints(c) => cli::endpoints::run(c).await?,
         Command::Deliveries(c) => cli::deliveries::run(c).await?,

@@ -27,6 +27,13 @@ pub struct CloseReason {
     pub reason: &'static str,
 }
 
+/// Label of the store's size and pruning series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Kind {
+    /// `events`, `deliveries`, `attempts`, `payloads`, `audit`.
+    pub kind: &'static str,
+}
+
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Registry,
@@ -55,6 +62,19 @@ pub struct Metrics {
     pub http_connections_open: Gauge,
     /// API client connections the gateway closed, by why (client-side closes are not counted).
     pub http_connections_closed: Family<CloseReason, Counter>,
+    /// Rows retention removed, by kind.
+    pub pruned: Family<Kind, Counter>,
+    /// Seconds since the oldest expired row still waiting to be pruned expired (0 when the
+    /// pruner is keeping up).
+    pub prune_behind_seconds: Gauge,
+    /// Bytes the store takes (the redb file or the PostgreSQL database).
+    pub store_bytes: Gauge,
+    /// Rows in the store by kind (PostgreSQL: the planner's estimates).
+    pub store_rows: Family<Kind, Gauge>,
+    /// Free bytes on the data dir's filesystem (redb).
+    pub disk_free_bytes: Gauge,
+    /// 1 while free space is below `storage.min_free` and publishes are refused.
+    pub store_full: Gauge,
 }
 
 /// Buckets from 1 ms to ~16 s, doubling.
@@ -83,6 +103,12 @@ impl Metrics {
             plugin_seconds: Histogram::new(plugin_buckets()),
             http_connections_open: Gauge::default(),
             http_connections_closed: Family::default(),
+            pruned: Family::default(),
+            prune_behind_seconds: Gauge::default(),
+            store_bytes: Gauge::default(),
+            store_rows: Family::default(),
+            disk_free_bytes: Gauge::default(),
+            store_full: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("events_published", "Events accepted", m.published.clone());
@@ -136,6 +162,36 @@ impl Metrics {
             "http_connections_closed",
             "API client connections closed by the gateway, by reason",
             m.http_connections_closed.clone(),
+        );
+        registry.register(
+            "pruned",
+            "Rows removed by retention, by kind",
+            m.pruned.clone(),
+        );
+        registry.register(
+            "prune_behind_seconds",
+            "Age of the oldest expired row not yet pruned (0 when keeping up)",
+            m.prune_behind_seconds.clone(),
+        );
+        registry.register(
+            "store_bytes",
+            "Bytes the store takes",
+            m.store_bytes.clone(),
+        );
+        registry.register(
+            "store_rows",
+            "Rows in the store, by kind",
+            m.store_rows.clone(),
+        );
+        registry.register(
+            "disk_free_bytes",
+            "Free bytes on the data dir's filesystem",
+            m.disk_free_bytes.clone(),
+        );
+        registry.register(
+            "store_full",
+            "1 while free space is below storage.min_free and publishes are refused",
+            m.store_full.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -5,6 +5,7 @@ mod util;
 
 use std::sync::Arc;
 
+use hookgate::config::{Keep, RetentionConfig};
 use hookgate::store::*;
 use util::records::{event, key};
 
@@ -54,6 +55,8 @@ conformance!(
     managed_endpoints_are_unique_sealed_and_paged,
     kv_keeps_its_quota_per_namespace,
     listings_page_newest_first,
+    retention_prunes_what_finished_and_never_what_is_pending,
+    changed_rules_reach_what_finished_before,
 );
 
 async fn due(s: &dyn Store, ep: &str, now: Millis, limit: usize) -> DueScan {
@@ -372,4 +375,129 @@ async fn listings_page_newest_first(s: &dyn Store) {
     assert_eq!(rest.await.unwrap().items.len(), 3);
     let summary = s.pending_summary(2).await.unwrap();
     assert_eq!((summary[0].count, summary[0].truncated), (2, true));
+}
+
+fn rules(dead: Keep) -> Arc<RetentionConfig> {
+    let second = Keep::For(std::time::Duration::from_secs(1));
+    Arc::new(RetentionConfig {
+        succeeded: second,
+        dead,
+        filtered: second,
+        cancelled: second,
+        audit: second,
+    })
+}
+
+/// Claims `ep`'s one due delivery and records it as `status`.
+async fn finish(s: &dyn Store, ep: &str, status: DeliveryStatus) -> DeliveryRecord {
+    let d = due(s, ep, now_ms(), 1).await.items.remove(0).delivery;
+    let code = if status == DeliveryStatus::Succeeded {
+        200
+    } else {
+        500
+    };
+    s.record(vec![outcome(&d, code, status)]).await.unwrap();
+    d
+}
+
+async fn retention_prunes_what_finished_and_never_what_is_pending(s: &dyn Store) {
+    s.set_retention(rules(Keep::Forever));
+    let now = now_ms();
+    s.ingest(vec![
+        event("evt_p", now, &["a", "b"]),
+        event("evt_none", now, &[]),
+    ])
+    .await
+    .unwrap();
+    s.append_audit(audit("endpoint.create", "a")).await.unwrap();
+    let a = finish(s, "a", DeliveryStatus::Succeeded).await;
+    let (stamped, _) = s.delivery(&a.id).await.unwrap().unwrap();
+    assert!(
+        stamped.expires_ms.is_some_and(|t| t >= now + 1000),
+        "{stamped:?}"
+    );
+
+    let later = now_ms() + 10_000;
+    let p = s.prune(later, 100).await.unwrap();
+    assert_eq!((p.deliveries, p.attempts, p.audit), (1, 1, 1), "{p:?}");
+    assert_eq!(
+        p.events, 1,
+        "the event nobody subscribed to; evt_p still has b: {p:?}"
+    );
+    assert!(s.delivery(&a.id).await.unwrap().is_none());
+    assert!(s.event("evt_none").await.unwrap().is_none());
+    assert!(
+        s.event("evt_p").await.unwrap().is_some(),
+        "b is pending and needs it"
+    );
+    assert!(s.audit_log(None, 10).await.unwrap().items.is_empty());
+    let ids = s.event_deliveries("evt_p", None, 10).await.unwrap().items;
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        s.endpoint_deliveries("a", None, None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        0
+    );
+
+    // Dead deliveries are kept forever by these rules; a requeued one is pending again.
+    finish(s, "b", DeliveryStatus::Dead).await;
+    let b = s
+        .requeue("del_evt_p_b", audit("delivery.retry", "b"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.expires_ms, None);
+    let p = s.prune(later, 100).await.unwrap();
+    assert_eq!((p.deliveries, p.events, p.more), (0, 0, false), "{p:?}");
+    assert_eq!(
+        s.delivery(&b.id).await.unwrap().unwrap().0.status,
+        DeliveryStatus::Pending
+    );
+    assert!(s.usage().await.unwrap().bytes > 0);
+}
+
+async fn changed_rules_reach_what_finished_before(s: &dyn Store) {
+    s.set_retention(rules(Keep::Forever));
+    let now = now_ms();
+    let ids: Vec<String> = (0..5).map(|i| format!("evt_c{i}")).collect();
+    for id in &ids {
+        s.ingest(vec![event(id, now, &["d"])]).await.unwrap();
+        finish(s, "d", DeliveryStatus::Dead).await;
+    }
+    let later = now_ms() + 10_000;
+    assert_eq!(
+        s.prune(later, 100).await.unwrap().deliveries,
+        0,
+        "kept forever"
+    );
+
+    s.set_retention(rules(Keep::For(std::time::Duration::from_secs(1))));
+    let mut cursor = None;
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        match s.restamp(cursor.as_deref(), 2).await.unwrap() {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(steps >= 3, "five deliveries, two a step: {steps} steps");
+    let p = s.prune(later, 3).await.unwrap();
+    assert_eq!(
+        (p.deliveries, p.more),
+        (3, true),
+        "a step stops at its limit: {p:?}"
+    );
+    let p = s.prune(later, 3).await.unwrap();
+    assert_eq!((p.deliveries, p.events, p.more), (2, 2, false), "{p:?}");
+    for id in &ids {
+        assert!(s.event(id).await.unwrap().is_none(), "{id}");
+    }
+    s.set_pruner_setting("x", "1").await.unwrap();
+    s.set_pruner_setting("x", "2").await.unwrap();
+    assert_eq!(s.pruner_setting("x").await.unwrap().as_deref(), Some("2"));
+    assert_eq!(s.pruner_setting("y").await.unwrap(), None);
 }

@@ -91,8 +91,10 @@ async fn a_full_disk_refuses_publishes_then_service_resumes_by_itself() {
     let recv = Receiver::start().await;
     let t = TestDir::new();
     let disk = SmallDisk::mount(&t.path().join("data"), "24m");
+    // No reserve: this is what happens when the disk does fill (the reserve's own test is
+    // below).
     let cfg = t.write_config(
-        &base_config("endpoints:\n  - id: d\n    url: \"{{RECV}}/d\"\n"),
+        &base_config("storage:\n  min_free: 0\nendpoints:\n  - id: d\n    url: \"{{RECV}}/d\"\n"),
         &recv.base,
     );
     let gw = Gateway::start(&cfg);
@@ -207,4 +209,108 @@ async fn a_full_disk_refuses_publishes_then_service_resumes_by_itself() {
         got,
         got - acked.len()
     );
+}
+
+/// Publishes a small event; the status, the problem's code and `Retry-After`.
+async fn try_publish(
+    gw: &Gateway,
+    http: &reqwest::Client,
+    ty: &str,
+) -> (u16, String, Option<String>) {
+    let req = http
+        .post(gw.url("/v1/events"))
+        .json(&json!({"type": ty, "data": {"n": 1}}));
+    let r = gw.authed(req).send().await.expect("publish");
+    let status = r.status().as_u16();
+    let retry = (r.headers().get("retry-after")).map(|v| v.to_str().unwrap().to_string());
+    let body: serde_json::Value = r.json().await.unwrap_or_default();
+    (
+        status,
+        body["code"].as_str().unwrap_or("").to_string(),
+        retry,
+    )
+}
+
+/// With `storage.min_free` set, publishes are refused (503 `store_full`, `Retry-After`) before
+/// the disk is full, while a pending delivery's attempts keep being recorded; /readyz and
+/// /metrics say why, and publishing resumes by itself once space is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn below_the_reserve_publishes_wait_while_attempts_are_still_recorded() {
+    let recv = Receiver::start().await;
+    recv.default_reply("/flaky", Reply::status(500));
+    let t = TestDir::new();
+    let disk = SmallDisk::mount(&t.path().join("data"), "64m");
+    let yaml = base_config(
+        r#"storage:
+  min_free: 32MiB
+endpoints:
+  - id: flaky
+    url: "{{RECV}}/flaky"
+    events: ["flaky.*"]
+    delivery:
+      retry_schedule: [200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms]
+  - id: ok
+    url: "{{RECV}}/ok"
+    events: ["ok.*"]
+"#,
+    );
+    let cfg = t.write_config(&yaml, &recv.base);
+    let gw = Gateway::start(&cfg);
+    let api = Api::new(&gw);
+    let http = reqwest::Client::new();
+    assert_eq!(try_publish(&gw, &http, "ok.x").await.0, 202);
+    let flaky = api.publish_one("flaky.x", json!({})).await;
+
+    // Take the free space below the reserve without filling the disk.
+    let filler = disk.dir.join("filler");
+    std::fs::write(&filler, vec![7u8; 40 * 1024 * 1024]).unwrap();
+    let mut refused = None;
+    for _ in 0..100 {
+        let (s, code, retry) = try_publish(&gw, &http, "ok.x").await;
+        if s == 503 {
+            refused = Some((code, retry));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, retry) = refused.expect("publishes were still accepted below the reserve");
+    assert_eq!(code, "store_full");
+    assert_eq!(retry.as_deref(), Some("5"));
+    let r = http.get(gw.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert!(r.text().await.unwrap().contains("store full"));
+    let m = gw
+        .authed(http.get(gw.url("/metrics")))
+        .send()
+        .await
+        .unwrap();
+    assert!(m.text().await.unwrap().contains("hookgate_store_full 1"));
+    assert!(
+        gw.logs().contains("below storage.min_free"),
+        "the log says why"
+    );
+
+    // Attempts go on being recorded meanwhile.
+    let attempts = |d: &serde_json::Value| d["attempts"].as_u64().unwrap_or(0);
+    let (_, before) = api.get(&format!("/v1/deliveries/{flaky}")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, after) = api.get(&format!("/v1/deliveries/{flaky}")).await;
+    assert!(
+        attempts(&after) > attempts(&before),
+        "attempts were not recorded while publishes were refused: {} then {}",
+        attempts(&before),
+        attempts(&after)
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    let mut resumed = false;
+    for _ in 0..100 {
+        if try_publish(&gw, &http, "ok.x").await.0 == 202 {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(resumed, "publishing did not resume once space was back");
+    assert!(gw.logs().contains("accepting publishes again"));
 }

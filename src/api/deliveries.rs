@@ -43,6 +43,8 @@ pub fn delivery_json(d: &DeliveryRecord) -> Value {
         "next_attempt_at": d.next_attempt_ms.map(rfc3339),
         "last_status_code": d.last_status_code,
         "last_error": d.last_error,
+        // When retention removes it (null while pending, or when kept forever).
+        "expires_at": d.expires_ms.map(rfc3339),
     })
 }
 

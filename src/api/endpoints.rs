@@ -64,6 +64,8 @@ pub fn endpoint_json(state: &ApiState, e: &LiveEndpoint) -> Value {
         // Only what the endpoint overrides, in the file's spelling (a create or PATCH takes it
         // back as is); every other field follows the global `delivery:` block.
         "delivery": c.delivery.as_deref().map(override_json),
+        // Likewise: only the endpoint's own rules; the rest follow the global `retention:`.
+        "retention": c.retention.as_deref().map(crate::config::retention_json),
         "status": if state.registry.is_active(e) { "active" } else { "disabled" },
         "disabled_reason": st.disabled_reason,
         "consecutive_failures": st.consecutive_failures,

@@ -62,6 +62,23 @@ impl ApiError {
 /// the cause is gone; a client retrying sooner would only be refused again.
 const STORE_RETRY_AFTER_S: u32 = 1;
 
+impl ApiError {
+    /// 503 `store_full`: free disk space is below `storage.min_free`. Nothing was accepted;
+    /// space comes back as the pruner (or the operator) frees it.
+    pub fn store_full() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_full",
+            "free disk space is below storage.min_free; nothing was accepted, retry later",
+        )
+        .retry_after(STORE_FULL_RETRY_AFTER_S)
+    }
+}
+
+/// `Retry-After` of a 503 `store_full`: space returns by pruning or by an operator, not in
+/// milliseconds.
+const STORE_FULL_RETRY_AFTER_S: u32 = 5;
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         if e.is_transient() {

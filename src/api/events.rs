@@ -211,6 +211,14 @@ fn announce(state: &ApiState, results: &[Ingested]) {
 }
 
 /// `POST /v1/events`
+/// Refuses new work while the disk is below its reserve (attempts are still recorded).
+fn refuse_when_full(state: &ApiState) -> Result<(), ApiError> {
+    if state.headroom.is_low() {
+        return Err(ApiError::store_full());
+    }
+    Ok(())
+}
+
 pub async fn publish(
     State(state): State<ApiState>,
     caller: Caller,
@@ -218,6 +226,7 @@ pub async fn publish(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     check_content_type(&headers)?;
+    refuse_when_full(&state)?;
     let body = body_or_413(body, MAX_EVENT_BYTES + 4096)?;
     let req: PublishRequest = parse_json(&body)?;
     let record = build(&state, &caller, req, "")?;
@@ -239,6 +248,7 @@ pub async fn publish_batch(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     check_content_type(&headers)?;
+    refuse_when_full(&state)?;
     let body = body_or_413(body, MAX_BATCH_BYTES)?;
     let req: BatchRequest = parse_json(&body)?;
     if req.events.is_empty() {

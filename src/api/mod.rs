@@ -57,6 +57,8 @@ pub struct ApiInner {
     pub config: Arc<ArcSwap<Config>>,
     /// The plugin host, for `GET /v1/plugins`.
     pub plugins: Option<Arc<crate::plugins::PluginHost>>,
+    /// The data dir's free space against `storage.min_free`: publishes are refused below it.
+    pub headroom: Arc<crate::store::Headroom>,
     /// False until start-up finished and after shutdown began (`/readyz`).
     pub ready: AtomicBool,
     /// Serialises management writes that read, check, then write (create vs create of one id).

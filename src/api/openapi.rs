@@ -66,6 +66,23 @@ fn any(description: &str) -> ObjectBuilder {
 /// An endpoint's own delivery policy: the overridable keys of the global `delivery:` block,
 /// each optional (unset = the global value at the time of each attempt). Closed, because the
 /// server refuses any other key (`max_in_flight` & co. are gateway-wide).
+fn retention_policy() -> ObjectBuilder {
+    let rule = |what: &str| {
+        string(&format!(
+            "How long {what} deliveries are kept: `7d`, `12h` or `forever`"
+        ))
+    };
+    json_object()
+        .description(Some(
+            "Overrides of the global `retention:` block for this endpoint's deliveries; unset fields inherit it",
+        ))
+        .property("succeeded", rule("succeeded"))
+        .property("dead", rule("dead"))
+        .property("filtered", rule("filtered"))
+        .property("cancelled", rule("cancelled"))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+}
+
 fn delivery_policy() -> ObjectBuilder {
     let typed = |t: Type, d: &str| ObjectBuilder::new().schema_type(t).description(Some(d));
     json_object()
@@ -130,6 +147,7 @@ fn endpoint_body(create: bool) -> ObjectBuilder {
         .property("ordering", string("`none` or `fifo`"))
         .property("enabled", ObjectBuilder::new().schema_type(Type::Boolean))
         .property("delivery", delivery_policy())
+        .property("retention", retention_policy())
         .property("description", string("Free text"));
     if create {
         b = b

@@ -39,6 +39,8 @@ pub async fn readyz(State(state): State<ApiState>) -> (StatusCode, Json<Value>) 
         unready("starting or stopping")
     } else if !state.store.is_writable() {
         unready("store unavailable")
+    } else if state.headroom.is_low() {
+        unready("store full: free disk space is below storage.min_free")
     } else {
         (StatusCode::OK, Json(json!({"status": "ready"})))
     }
@@ -153,5 +155,34 @@ pub async fn stats(
     v["endpoint_count"] = json!(count);
     v["endpoints"] = json!(per);
     v["next_cursor"] = json!(next_cursor);
+    if caller.tenant.is_none() {
+        v["storage"] = storage_json(&state).await?;
+    }
     Ok(Json(v))
+}
+
+/// The store's size, free space and the pruner's progress: gateway-wide, so only for callers
+/// not bound to a tenant.
+async fn storage_json(state: &ApiState) -> Result<Value, ApiError> {
+    let u = state.store.usage().await?;
+    let m = crate::metrics::global();
+    let rows: serde_json::Map<String, Value> = (u.rows.iter())
+        .map(|(k, n)| (k.to_string(), json!(n)))
+        .collect();
+    let pruned: serde_json::Map<String, Value> = ["deliveries", "attempts", "events", "audit"]
+        .into_iter()
+        .map(|kind| {
+            let n = m.pruned.get_or_create(&crate::metrics::Kind { kind }).get();
+            (kind.to_string(), json!(n))
+        })
+        .collect();
+    Ok(json!({
+        "bytes": u.bytes,
+        "free_bytes": state.headroom.free(),
+        "min_free_bytes": state.headroom.min_free(),
+        "full": state.headroom.is_low(),
+        "rows": rows,
+        "pruned_since_start": pruned,
+        "prune_behind_seconds": m.prune_behind_seconds.get(),
+    }))
 }

@@ -33,6 +33,8 @@ pub(super) struct Lifecycle {
     pub plugin_poll: CancellationToken,
     /// The scheduler: no new attempts, then the grace for those in flight.
     pub scheduler: CancellationToken,
+    /// The pruner and the disk samplers; cancelled once the scheduler has stopped.
+    pub housekeeping: CancellationToken,
     /// The plugin lanes; cancelled with the root, after the scheduler has stopped.
     pub lanes: CancellationToken,
     /// Owns every background task, so shutdown can wait for them.
@@ -48,6 +50,7 @@ impl Lifecycle {
             plugin_poll: root.child_token(),
             scheduler: root.child_token(),
             lanes: root.child_token(),
+            housekeeping: root.child_token(),
             root,
             tasks: TaskTracker::new(),
         }

@@ -11,6 +11,7 @@
 mod cluster;
 mod lifecycle;
 mod limits;
+mod pruner;
 mod reload;
 
 use std::future::Future;
@@ -165,6 +166,7 @@ async fn serve(
     let api_state = build_api(&current, &shared).await?;
     let addr = listener.local_addr()?;
 
+    let housekeeping = start_housekeeping(&shared, life);
     let scheduler = Scheduler::new(shared.clone(), max_in_flight);
     let scheduling = life.spawn("scheduler", scheduler.run(life.scheduler.clone(), grace));
     let reloading = match source {
@@ -209,7 +211,56 @@ async fn serve(
     tracing::info!("shutting down: no new attempts");
     life.scheduler.cancel();
     let _ = scheduling.await;
+    life.housekeeping.cancel();
+    for task in housekeeping {
+        let _ = task.await;
+    }
     Ok(())
+}
+
+/// Installs the live retention rules in the store and starts the pruner and the samplers of
+/// free space and store size.
+fn start_housekeeping(shared: &Arc<Shared>, life: &Lifecycle) -> Vec<tokio::task::JoinHandle<()>> {
+    let rules = Arc::new(pruner::LiveRetention {
+        registry: shared.registry.clone(),
+        global: shared.retention.clone(),
+    });
+    shared.store.set_retention(rules.clone());
+    let p = pruner::Pruner {
+        store: shared.store.clone(),
+        rules,
+    };
+    shared.headroom.sample();
+    let sampling = pruner::sample(
+        shared.headroom.clone(),
+        shared.store.clone(),
+        life.housekeeping.clone(),
+    );
+    vec![
+        life.spawn("pruner", p.run(life.housekeeping.clone())),
+        life.spawn("disk_sampler", sampling),
+    ]
+}
+
+/// The embedded store's file in data dir `dir` (for `hookgate store compact`).
+pub fn store_file(dir: &Path) -> std::path::PathBuf {
+    crate::store::RedbStore::file_in(dir)
+}
+
+/// Compacts the embedded store in `dir` offline (see [`crate::store::RedbStore::compact`]).
+pub fn compact_store(dir: &Path) -> anyhow::Result<u32> {
+    Ok(crate::store::RedbStore::compact(dir)?)
+}
+
+/// What watches the data dir's free space: the redb file's filesystem; nothing for a shared
+/// PostgreSQL, whose disk is the database's.
+fn headroom(cfg: &Config) -> crate::store::Headroom {
+    match cfg.storage {
+        config::StorageConfig::Redb => {
+            crate::store::Headroom::new(Some(&cfg.data_dir), cfg.min_free)
+        }
+        config::StorageConfig::Postgres(_) => crate::store::Headroom::new(None, 0),
+    }
 }
 
 /// The registry (stored states, config and API-defined endpoints), the outbound client, the
@@ -250,6 +301,8 @@ async fn build_shared(
         plugins: Some(host),
         plugin_lanes: Some(lanes),
         settings: ArcSwap::from_pointee(cfg.delivery.clone()),
+        retention: Arc::new(ArcSwap::from_pointee(cfg.retention)),
+        headroom: Arc::new(headroom(cfg)),
     }))
 }
 
@@ -267,6 +320,7 @@ async fn build_api(current: &Arc<ArcSwap<Config>>, shared: &Shared) -> anyhow::R
         limiters: Default::default(),
         config: current.clone(),
         plugins: shared.plugins.clone(),
+        headroom: shared.headroom.clone(),
         ready: false.into(),
         manage_lock: tokio::sync::Mutex::new(()),
     }));

@@ -209,6 +209,8 @@ async fn apply_reload(
         }
     }
     shared.settings.store(Arc::new(new.delivery.clone()));
+    shared.retention.store(Arc::new(new.retention));
+    shared.headroom.set_min_free(new.min_free);
     api_state.auth.store(Arc::new(new.auth.clone()));
     api::end_bootstrap_if_keyed(api_state);
     for id in &diff.removed {

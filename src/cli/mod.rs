@@ -21,6 +21,7 @@ pub mod input;
 pub mod keys;
 pub mod ops;
 pub mod plugin;
+pub mod store;
 pub mod table;
 pub mod verify;
 
@@ -96,6 +97,26 @@ pub enum Command {
     Plugin(plugin::PluginCommand),
     /// Measure throughput and latency of this machine (gateway in a separate process).
     Bench(bench::BenchArgs),
+    /// Maintain the embedded store (the gateway must be stopped).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `hookgate store …`
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Shrinks the redb file to what it holds, giving freed pages back to the filesystem.
+    /// Retention frees pages for reuse while the gateway runs, so the file stops growing; this
+    /// returns them to the disk. Offline: the gateway must be stopped (redb compacts only a
+    /// database no one else has open).
+    Compact {
+        /// Config file naming the data dir (`data_dir:`).
+        #[arg(long, conflicts_with = "data_dir")]
+        config: Option<PathBuf>,
+        /// The data dir (default `./hookgate-data`, the embedded default's).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 /// `hookgate config …`

@@ -37,6 +37,7 @@ const TOP: &[&str] = &[
     "server",
     "auth",
     "delivery",
+    "retention",
     "network",
     "plugins",
     "endpoints",
@@ -57,7 +58,15 @@ const DELIVERY: &[&str] = &[
     "shutdown_grace",
 ];
 const NETWORK: &[&str] = &["allow_http", "allow_private"];
-const STORAGE: &[&str] = &["backend", "url", "pool_size", "tls", "ca_file", "lease"];
+const STORAGE: &[&str] = &[
+    "backend",
+    "url",
+    "pool_size",
+    "tls",
+    "ca_file",
+    "lease",
+    "min_free",
+];
 const PLUGIN: &[&str] = &["path", "memory", "timeout", "allow"];
 const PLUGIN_ALLOW: &[&str] = &["kv", "http"];
 
@@ -70,7 +79,7 @@ pub(crate) fn build(root: &Node, base_dir: &Path, ctx: &mut Ctx) -> Config {
     ctx.set(&mut cfg.listen, &top, "listen", parse_socket_addr);
     ctx.set(&mut cfg.data_dir, &top, "data_dir", non_empty_path);
     if let Some(node) = top.get("storage") {
-        cfg.storage = storage(node, base_dir, ctx);
+        cfg.storage = storage(node, base_dir, &mut cfg.min_free, ctx);
     }
     if let Some(node) = top.get("server") {
         cfg.server = server(node, ctx);
@@ -80,6 +89,9 @@ pub(crate) fn build(root: &Node, base_dir: &Path, ctx: &mut Ctx) -> Config {
     }
     if let Some(node) = top.get("delivery") {
         cfg.delivery = delivery(node, ctx);
+    }
+    if let Some(node) = top.get("retention") {
+        cfg.retention = super::retention::global(node, ctx);
     }
     if let Some(node) = top.get("network") {
         cfg.network = network(node, ctx);
@@ -299,10 +311,11 @@ fn network(node: &Node, ctx: &mut Ctx) -> NetworkConfig {
     n
 }
 
-fn storage(node: &Node, base_dir: &Path, ctx: &mut Ctx) -> StorageConfig {
+fn storage(node: &Node, base_dir: &Path, min_free: &mut u64, ctx: &mut Ctx) -> StorageConfig {
     let Some(obj) = ctx.object(node, "storage", STORAGE) else {
         return StorageConfig::Redb;
     };
+    ctx.set(min_free, &obj, "min_free", parse_size);
     let backend = ctx.field(&obj, "backend", |s| match s {
         "redb" | "postgres" => Ok(s.to_string()),
         _ => Err(format!("unknown backend {s:?}: expected redb or postgres")),

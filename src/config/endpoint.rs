@@ -39,6 +39,7 @@ const ENDPOINT: &[&str] = &[
     "ordering",
     "enabled",
     "delivery",
+    "retention",
 ];
 const PLUGIN_REF: &[&str] = &["use", "config", "on_error"];
 
@@ -134,6 +135,7 @@ pub(crate) fn endpoint(
         .unwrap_or_default();
     let enabled = ctx.field(&obj, "enabled", parse_bool).unwrap_or(true);
     let delivery = super::policy::endpoint_delivery(&obj, ctx);
+    let retention = super::retention::endpoint_retention(&obj, ctx);
     Some(EndpointConfig {
         id: id?,
         tenant: tenant.unwrap_or_else(|| DEFAULT_TENANT.to_string()),
@@ -147,6 +149,7 @@ pub(crate) fn endpoint(
         max_in_flight,
         ordering,
         enabled,
+        retention: retention.map(Box::new),
         delivery: delivery.map(Box::new),
     })
 }

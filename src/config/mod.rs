@@ -23,6 +23,7 @@ mod interpolate;
 mod pattern;
 mod policy;
 mod reader;
+mod retention;
 mod runtime;
 mod spans;
 mod template;
@@ -49,6 +50,7 @@ use std::path::{Path, PathBuf};
 pub use diff::{diff, ConfigDiff};
 pub use pattern::{is_valid_event_type, is_valid_id, matches_any, EventPattern};
 pub use policy::override_json;
+pub use retention::{keep_text, retention_json};
 pub use runtime::parse_endpoint;
 pub use spans::ConfigSpans;
 pub use template::{HeaderTemplate, TemplateVars};
@@ -57,6 +59,7 @@ pub use types::{
     EndpointConfig, NetworkConfig, OnError, Ordering, PgTlsMode, PluginAllow, PluginConfig,
     PluginRef, PluginSource, PostgresConfig, Rate, Scope, ServerConfig, StorageConfig,
 };
+pub use types::{FinishedAs, Keep, RetentionConfig, RetentionOverride};
 pub use values::{parse_duration, parse_size};
 pub use watcher::Watcher;
 

@@ -127,7 +127,7 @@ pub fn override_json(o: &DeliveryOverride) -> Value {
 }
 
 /// The largest unit that states `d` exactly, in [`parse_duration`]'s syntax.
-fn duration_text(d: Duration) -> String {
+pub(crate) fn duration_text(d: Duration) -> String {
     let ms = d.as_millis();
     for (unit, per) in [
         ("d", 86_400_000),

@@ -332,7 +332,7 @@ fn several_errors_are_reported_at_once_in_order() {
         "hookgate.yaml:3:10: endpoints[0].url: http:// needs network.allow_http: true",
         "hookgate.yaml:4:11: endpoints[0].rate: expected N/s, N/m or N/h, got \"fast\"",
         "hookgate.yaml:5:9: listen: expected a socket address like 127.0.0.1:8080, got \"nope\"",
-        "hookgate.yaml:6:1: bogus: unknown key `bogus` (expected one of: listen, data_dir, storage, server, auth, delivery, network, plugins, endpoints)",
+        "hookgate.yaml:6:1: bogus: unknown key `bogus` (expected one of: listen, data_dir, storage, server, auth, delivery, retention, network, plugins, endpoints)",
     ];
     assert_eq!(text, want.join("\n"));
 }
@@ -404,5 +404,40 @@ fn storage_settings() {
         "postgres keys with redb",
         "storage:\n  backend: redb\n  url: postgres://db/x\n",
         &[(3, 3, "storage.url", "only used with `backend: postgres`")],
+    );
+}
+
+#[test]
+fn retention_settings() {
+    let keep = "expected a duration like 12h, 7d or 30d, or forever";
+    check(
+        "global rules",
+        "retention:\n  succeeded: week\n  audit: -1d\n  pending: 1d\nstorage:\n  min_free: lots\n",
+        &[
+            (2, 14, "retention.succeeded", keep),
+            (3, 10, "retention.audit", keep),
+            (4, 3, "retention.pending", "unknown key `pending`"),
+            (6, 13, "storage.min_free", "expected a size"),
+        ],
+    );
+    check(
+        "an endpoint's own",
+        concat!(
+            "endpoints:\n",
+            "  - id: a\n",
+            "    url: https://a.example/\n",
+            "    retention:\n",
+            "      dead: 3x\n",
+            "      audit: 1d\n",
+        ),
+        &[
+            (5, 13, "endpoints[0].retention.dead", keep),
+            (
+                6,
+                7,
+                "endpoints[0].retention.audit",
+                "cannot be set per endpoint",
+            ),
+        ],
     );
 }

@@ -441,3 +441,37 @@ fn storage_defaults_to_redb_and_reads_postgres() {
     };
     assert_eq!(pg.tls, PgTlsMode::Disable, "a unix socket needs no TLS");
 }
+
+#[test]
+fn retention_defaults_and_overrides() {
+    let d = ok("listen: 127.0.0.1:1\n");
+    assert_eq!(d.retention, RetentionConfig::default());
+    assert_eq!(d.min_free, Config::DEFAULT_MIN_FREE);
+    let c = ok(concat!(
+        "retention:\n  succeeded: 12h\n  dead: forever\n  audit: 0\n",
+        "storage:\n  min_free: 1GiB\n",
+        "endpoints:\n",
+        "  - id: a\n    url: https://a.example/\n    retention:\n      succeeded: 90d\n",
+        "  - id: b\n    url: https://b.example/\n",
+    ));
+    let hours = |h: u64| Keep::For(std::time::Duration::from_secs(h * 3600));
+    assert_eq!(c.retention.succeeded, hours(12));
+    assert_eq!(
+        (c.retention.dead, c.retention.audit),
+        (Keep::Forever, Keep::Forever)
+    );
+    assert_eq!(
+        c.retention.filtered,
+        hours(7 * 24),
+        "unset keys keep their default"
+    );
+    assert_eq!(c.min_free, 1 << 30);
+    let own = c.endpoints[0].retention.as_deref();
+    assert_eq!(c.retention.keep(own, FinishedAs::Succeeded), hours(90 * 24));
+    assert_eq!(
+        c.retention.keep(own, FinishedAs::Dead),
+        Keep::Forever,
+        "inherited"
+    );
+    assert_eq!(c.endpoints[1].retention, None);
+}

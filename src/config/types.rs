@@ -29,12 +29,19 @@ pub struct Config {
     /// Where state is kept (`storage:`): the embedded redb file or a shared PostgreSQL;
     /// changing it needs a restart.
     pub storage: StorageConfig,
+    /// `storage.min_free`: free bytes the data dir's filesystem must keep; below it publishes
+    /// are refused (503 `store_full`) while attempts are still recorded, so the disk never
+    /// fills to where commits fail. 0 turns the check off; a shared PostgreSQL's disk is the
+    /// database's to watch, so only the redb backend checks it.
+    pub min_free: u64,
     /// How the API server treats client connections; changing it needs a restart.
     pub server: ServerConfig,
     /// API keys for the HTTP API.
     pub auth: AuthConfig,
     /// Gateway-wide delivery behaviour (timeouts, retries, limits).
     pub delivery: DeliveryConfig,
+    /// How long finished deliveries, their events and the audit log are kept (`retention:`).
+    pub retention: RetentionConfig,
     /// Outbound network policy (SSRF guard).
     pub network: NetworkConfig,
     /// WebAssembly plugins by name, referenced from endpoints.
@@ -51,14 +58,22 @@ impl Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             data_dir: PathBuf::from("./hookgate-data"),
             storage: StorageConfig::Redb,
+            min_free: Config::DEFAULT_MIN_FREE,
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
             delivery: DeliveryConfig::default(),
+            retention: RetentionConfig::default(),
             network: NetworkConfig::default(),
             plugins: BTreeMap::new(),
             endpoints: Vec::new(),
         }
     }
+}
+
+impl Config {
+    /// `storage.min_free` when not given: room for the commits that record attempts and prune
+    /// (a few MiB each at most) long after publishes stop.
+    pub const DEFAULT_MIN_FREE: u64 = 64 * 1024 * 1024;
 }
 
 impl Default for Config {
@@ -292,6 +307,99 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// How long something is kept once it is finished: `forever` (or `0`) keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Never removed.
+    Forever,
+    /// Removed once this long has passed since it finished.
+    For(Duration),
+}
+
+impl Keep {
+    /// The moment something finished at `finished_ms` may be removed; `None` for never.
+    pub fn until(self, finished_ms: u64) -> Option<u64> {
+        match self {
+            Keep::Forever => None,
+            Keep::For(d) => Some(finished_ms.saturating_add(d.as_millis() as u64)),
+        }
+    }
+}
+
+/// `retention:`: how long the store keeps what is finished, so its size follows the traffic of
+/// the last days rather than of the gateway's whole life. Pending deliveries (and the events
+/// they need) are never removed, however old. An event goes with its last delivery; an event
+/// no endpoint subscribed to is kept as long as a succeeded delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// Deliveries that reached their receiver, with their attempts and chain output.
+    pub succeeded: Keep,
+    /// Deliveries that ran out of attempts: kept longest among deliveries, because they are
+    /// what an operator inspects and recovers after an outage.
+    pub dead: Keep,
+    /// Deliveries a plugin filtered out.
+    pub filtered: Keep,
+    /// Deliveries cancelled (their endpoint was removed).
+    pub cancelled: Keep,
+    /// Entries of the audit log (changes made through the API).
+    pub audit: Keep,
+}
+
+impl RetentionConfig {
+    /// The rule for a delivery that finished with `status` (`"succeeded"`, …) at an endpoint
+    /// with overrides `own`: its own when it sets one, else this block's.
+    pub fn keep(&self, own: Option<&RetentionOverride>, status: FinishedAs) -> Keep {
+        let (mine, global) = match status {
+            FinishedAs::Succeeded => (own.and_then(|o| o.succeeded), self.succeeded),
+            FinishedAs::Dead => (own.and_then(|o| o.dead), self.dead),
+            FinishedAs::Filtered => (own.and_then(|o| o.filtered), self.filtered),
+            FinishedAs::Cancelled => (own.and_then(|o| o.cancelled), self.cancelled),
+        };
+        mine.unwrap_or(global)
+    }
+}
+
+impl Default for RetentionConfig {
+    /// A week for what went well (what support looks back at), a month for dead deliveries
+    /// (long enough to notice an outage and recover it), a year for the audit log.
+    fn default() -> Self {
+        let days = |n: u64| Keep::For(Duration::from_secs(n * 86_400));
+        RetentionConfig {
+            succeeded: days(7),
+            dead: days(30),
+            filtered: days(7),
+            cancelled: days(7),
+            audit: days(365),
+        }
+    }
+}
+
+/// How a delivery finished, as far as retention is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishedAs {
+    /// Reached its receiver.
+    Succeeded,
+    /// Ran out of attempts.
+    Dead,
+    /// Filtered out by a plugin.
+    Filtered,
+    /// Cancelled.
+    Cancelled,
+}
+
+/// An endpoint's own `retention:`: each `Some` replaces the global value for its deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetentionOverride {
+    /// Succeeded deliveries.
+    pub succeeded: Option<Keep>,
+    /// Dead deliveries.
+    pub dead: Option<Keep>,
+    /// Filtered deliveries.
+    pub filtered: Option<Keep>,
+    /// Cancelled deliveries.
+    pub cancelled: Option<Keep>,
+}
+
 /// The storage backend (`storage:`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum StorageConfig {
@@ -415,6 +523,9 @@ pub struct EndpointConfig {
     pub ordering: Ordering,
     /// Disabled endpoints receive nothing (default true).
     pub enabled: bool,
+    /// The endpoint's own retention (YAML `retention:` under the endpoint); `None` when it sets
+    /// nothing. Boxed for the same reason as `delivery`.
+    pub retention: Option<Box<RetentionOverride>>,
     /// The endpoint's own delivery policy (YAML `delivery:` under the endpoint); `None` when it
     /// sets nothing. Kept as an override rather than merged here, so a reload of the global
     /// block reaches every field this endpoint does not set (see [`DeliveryConfig::policy`]).

@@ -51,4 +51,8 @@ pub struct Shared {
     pub plugin_lanes: Option<plugin_lane::PluginLanes>,
     /// The `delivery:` config section.
     pub settings: ArcSwap<DeliveryConfig>,
+    /// The `retention:` config section, shared with the rules the store applies.
+    pub retention: Arc<ArcSwap<crate::config::RetentionConfig>>,
+    /// Free space of the data dir against `storage.min_free`.
+    pub headroom: Arc<crate::store::Headroom>,
 }

@@ -17,20 +17,24 @@
 //!
 //! Must not import `axum`, `reqwest` or `wasmtime`.
 
+pub mod headroom;
 mod manage_records;
 pub mod outcome;
 pub mod postgres;
 mod records;
 mod redb_store;
+pub mod retention;
 pub mod roles;
 mod seal;
 pub mod shared;
 
+pub use headroom::Headroom;
 pub use manage_records::*;
 pub use outcome::{apply_outcome, new_delivery, requeue, Applied};
 pub use postgres::{PgOptions, PgStore, PgTls};
 pub use records::*;
 pub use redb_store::RedbStore;
+pub use retention::{finished_as, Pruned, RetentionRules, RulesSlot, StoreUsage};
 pub use roles::*;
 pub use seal::{MasterKey, MASTER_KEY_ENV, MASTER_KEY_FILE};
 

@@ -17,12 +17,20 @@ pub struct Applied {
     pub effect: EndpointEffect,
     /// What to add to the endpoint's counters for this hour, when a request was made.
     pub counts: Option<Counters>,
+    /// The delivery finished now and retention keeps it until then: the expiry entry to add.
+    pub expires_ms: Option<Millis>,
 }
 
 /// Moves `d` (the delivery as stored now) on by `o`, at `now`. A delivery that is no longer
 /// pending (cancelled, or finished by an operator while the attempt was in flight) keeps its
 /// status: the attempt is logged, nothing is resurrected, the endpoint's streak is untouched.
-pub fn apply_outcome(d: &mut DeliveryRecord, o: &AttemptOutcome, now: Millis) -> Applied {
+/// A delivery that finishes is stamped with its expiry under `rules`.
+pub fn apply_outcome(
+    d: &mut DeliveryRecord,
+    o: &AttemptOutcome,
+    now: Millis,
+    rules: &dyn RetentionRules,
+) -> Applied {
     if let Some(a) = &o.attempt {
         d.attempts = d.attempts.max(a.n);
         d.last_status_code = a.status_code;
@@ -40,6 +48,7 @@ pub fn apply_outcome(d: &mut DeliveryRecord, o: &AttemptOutcome, now: Millis) ->
         payload_row,
         effect: EndpointEffect::None,
         counts: None,
+        expires_ms: None,
     };
     if d.status == DeliveryStatus::Pending {
         applied.unqueue_ms = Some(d.due_key_ms);
@@ -58,6 +67,8 @@ pub fn apply_outcome(d: &mut DeliveryRecord, o: &AttemptOutcome, now: Millis) ->
             }
             applied.queue_ms = Some(d.due_key_ms);
         }
+        d.expires_ms = RulesSlot::expiry(rules, &d.endpoint_id, d.status, now);
+        applied.expires_ms = d.expires_ms;
     }
     if o.attempt.is_some() {
         let mut c = Counters::default();
@@ -94,13 +105,26 @@ pub fn new_delivery(e: &EventRecord, d: &DeliveryRef) -> DeliveryRecord {
         last_error: None,
         payload: None,
         retry_base: 0,
+        expires_ms: None,
     }
 }
 
+/// Marks a pending delivery cancelled at `now`, stamped under `rules`. Returns the expiry.
+pub fn cancel(d: &mut DeliveryRecord, now: Millis, rules: &dyn RetentionRules) -> Option<Millis> {
+    d.status = DeliveryStatus::Cancelled;
+    d.next_attempt_ms = None;
+    d.updated_ms = now;
+    d.expires_ms = RulesSlot::expiry(rules, &d.endpoint_id, d.status, now);
+    d.expires_ms
+}
+
 /// Makes `d` pending and due at `now` with its retry schedule restarted (an operator's retry
-/// or recover). Returns the due key to remove first, if it was pending.
+/// or recover). Returns the due key to remove first, if it was pending; the caller also
+/// removes the expiry entry the delivery had (read `expires_ms` before calling), since a
+/// pending delivery is never pruned.
 pub fn requeue(d: &mut DeliveryRecord, now: Millis) -> Option<Millis> {
     let old = (d.status == DeliveryStatus::Pending).then_some(d.due_key_ms);
+    d.expires_ms = None;
     d.status = DeliveryStatus::Pending;
     d.retry_base = d.attempts;
     d.next_attempt_ms = Some(now);
@@ -112,6 +136,28 @@ pub fn requeue(d: &mut DeliveryRecord, now: Millis) -> Option<Millis> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rules() -> crate::config::RetentionConfig {
+        crate::config::RetentionConfig::default()
+    }
+
+    /// A delivery that finishes is stamped with its rule's expiry; one that stays pending is not.
+    #[test]
+    fn a_finished_delivery_is_stamped_with_its_expiry() {
+        let mut d = pending();
+        let mut o = failed(QueuePlace::ByNextAttempt);
+        let a = apply_outcome(&mut d, &o, 20, &rules());
+        assert_eq!((a.expires_ms, d.expires_ms), (None, None));
+        o.status = DeliveryStatus::Dead;
+        let a = apply_outcome(&mut d, &o, 30, &rules());
+        let thirty_days = 30 * 86_400_000;
+        assert_eq!(
+            (a.expires_ms, d.expires_ms),
+            (Some(30 + thirty_days), Some(30 + thirty_days))
+        );
+        assert_eq!(requeue(&mut d, 40), None);
+        assert_eq!(d.expires_ms, None, "pending again: never pruned");
+    }
 
     fn pending() -> DeliveryRecord {
         let e = EventRecord {
@@ -160,11 +206,11 @@ mod tests {
     #[test]
     fn a_retry_waits_by_next_attempt_or_keeps_its_place() {
         let mut d = pending();
-        let a = apply_outcome(&mut d, &failed(QueuePlace::ByNextAttempt), 20);
+        let a = apply_outcome(&mut d, &failed(QueuePlace::ByNextAttempt), 20, &rules());
         assert_eq!((a.unqueue_ms, a.queue_ms), (Some(10), Some(500)));
         assert_eq!((d.attempts, d.due_key_ms, d.updated_ms), (1, 500, 20));
         let mut d = pending();
-        let a = apply_outcome(&mut d, &failed(QueuePlace::Keep), 20);
+        let a = apply_outcome(&mut d, &failed(QueuePlace::Keep), 20, &rules());
         assert_eq!((a.unqueue_ms, a.queue_ms), (Some(10), Some(10)));
         assert_eq!(a.counts.unwrap().attempts_failed, 1);
     }
@@ -175,7 +221,7 @@ mod tests {
     fn a_cancelled_delivery_is_not_resurrected() {
         let mut d = pending();
         d.status = DeliveryStatus::Cancelled;
-        let a = apply_outcome(&mut d, &failed(QueuePlace::ByNextAttempt), 20);
+        let a = apply_outcome(&mut d, &failed(QueuePlace::ByNextAttempt), 20, &rules());
         assert_eq!(d.status, DeliveryStatus::Cancelled);
         assert_eq!((a.unqueue_ms, a.queue_ms), (None, None));
         assert_eq!(a.effect, EndpointEffect::None);

@@ -202,6 +202,10 @@ pub struct DeliveryRecord {
     /// there, so a requeued delivery gets the whole schedule again.
     #[serde(default)]
     pub retry_base: u32,
+    /// When retention lets the store remove this finished delivery (with its attempts and
+    /// chain output); `None` while pending, or when its rule keeps it forever.
+    #[serde(default)]
+    pub expires_ms: Option<Millis>,
 }
 
 /// The part of a plugin chain's output kept on the delivery record (the body, which can be

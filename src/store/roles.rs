@@ -216,6 +216,41 @@ pub trait PluginKv: Send + Sync {
     async fn kv_delete(&self, ns: &str, key: &str) -> Result<(), StoreError>;
 }
 
+/// Retention: what finishes is stamped with when it may go, and pruned in small steps.
+#[async_trait]
+pub trait Retention: Send + Sync {
+    /// Installs the rules applied from now on to deliveries as they finish (and to the audit
+    /// log as it is pruned).
+    fn set_retention(&self, rules: std::sync::Arc<dyn RetentionRules>);
+
+    /// Removes, in one short transaction, up to `limit` finished deliveries whose expiry is at
+    /// or before `now` (with their attempts and chain output, and their event once it has no
+    /// delivery left), events no endpoint subscribed to whose time came, and audit entries
+    /// older than the audit rule. Never a pending delivery, nor the event one needs. Safe to
+    /// run from several nodes at once and to stop at any point: each step commits whole.
+    async fn prune(&self, now: Millis, limit: usize) -> Result<Pruned, StoreError>;
+
+    /// Re-stamps, with the rules installed now, up to `limit` finished deliveries after
+    /// `cursor` (a delivery id) in id order, so a changed rule reaches what finished before the
+    /// change (and rows written before retention existed get a stamp). Returns the cursor to
+    /// continue from, `None` once the walk is done.
+    async fn restamp(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// A small persistent value of the pruner's own (the rules' fingerprint, the walk's
+    /// cursor), so a restart continues where it was.
+    async fn pruner_setting(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets [`Retention::pruner_setting`].
+    async fn set_pruner_setting(&self, name: &str, value: &str) -> Result<(), StoreError>;
+
+    /// How big the store is.
+    async fn usage(&self) -> Result<StoreUsage, StoreError>;
+}
+
 /// The whole storage seam: every role, plus the store's life. The dispatcher and the API hold an
 /// `Arc<dyn Store>`, so a networked backend (PostgreSQL…) is added without touching them.
 #[async_trait]
@@ -227,6 +262,7 @@ pub trait Store:
     + AdminStore
     + StatsStore
     + PluginKv
+    + Retention
     + 'static
 {
     /// Whether the store can commit now. False from a failed commit (disk full, I/O error)

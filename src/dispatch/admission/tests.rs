@@ -42,6 +42,7 @@ fn due(id: &str, next_attempt_ms: Option<Millis>) -> DueDelivery {
             last_error: None,
             payload: None,
             retry_base: 0,
+            expires_ms: None,
         },
         event: Arc::new(event),
         payload: None,

@@ -309,7 +309,7 @@ impl EndpointStore for PgStore {
         txn.run("DELETE FROM endpoint_state WHERE endpoint_id = $1", &[&id])
             .await
             .map_err(pg)?;
-        let cancelled = super::queue::cancel_pending(&txn, id).await?;
+        let cancelled = super::queue::cancel_pending(&txn, id, &*self.rules.get()).await?;
         audit(&txn, &entry).await?;
         notify(&txn, &Notice::Endpoint(id.to_string())).await?;
         txn.commit().await.map_err(pg)?;

@@ -13,6 +13,7 @@ mod admin;
 mod batch;
 pub mod cluster;
 mod events;
+mod prune;
 mod queue;
 mod record;
 mod rows;
@@ -108,6 +109,8 @@ pub struct PgStore {
     /// What the notice connection needs, until [`Store::notices`] starts it.
     listen: std::sync::Mutex<Option<(tokio_postgres::Config, Tls)>>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// The retention rules finishing deliveries are stamped with.
+    rules: Arc<crate::store::RulesSlot>,
 }
 
 /// Whether the last operations reached the database.
@@ -163,11 +166,12 @@ impl PgStore {
         drop(client);
         let health = Arc::new(Health::default());
         let claims = Arc::new(cluster::Claims::default());
+        let rules = Arc::new(crate::store::RulesSlot::default());
         let (recorder, offers) = tokio::sync::mpsc::channel(4 * 1024);
         let (ingester, publishes) = tokio::sync::mpsc::channel(4 * 1024);
         let tasks = vec![
             tokio::spawn(events::run(pool.clone(), publishes)),
-            tokio::spawn(record::run(pool.clone(), offers)),
+            tokio::spawn(record::run(pool.clone(), rules.clone(), offers)),
             tokio::spawn(probe(pool.clone(), health.clone())),
             tokio::spawn(cluster::fold(pool.clone())),
             tokio::spawn(cluster::renew(
@@ -188,6 +192,7 @@ impl PgStore {
             lease: opts.lease,
             listen: std::sync::Mutex::new(Some((config, tls))),
             tasks: std::sync::Mutex::new(tasks),
+            rules,
         })
     }
 

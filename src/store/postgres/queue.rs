@@ -148,7 +148,7 @@ impl DeliveryQueue for PgStore {
 
     async fn cancel_endpoint(&self, endpoint_id: &str) -> Result<u64, StoreError> {
         let c = self.client().await?;
-        self.watch(cancel_pending(&c, endpoint_id).await)
+        self.watch(cancel_pending(&c, endpoint_id, &*self.rules.get()).await)
     }
 
     async fn requeue(
@@ -203,11 +203,17 @@ impl DeliveryQueue for PgStore {
 }
 
 /// Cancels every pending delivery of an endpoint; how many.
-pub async fn cancel_pending(c: &impl GenericClient, endpoint_id: &str) -> Result<u64, StoreError> {
+pub async fn cancel_pending(
+    c: &impl GenericClient,
+    endpoint_id: &str,
+    rules: &dyn RetentionRules,
+) -> Result<u64, StoreError> {
+    let now = now_ms();
+    let expires = RulesSlot::expiry(rules, endpoint_id, DeliveryStatus::Cancelled, now);
     c.run(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_ms = NULL, \
-         updated_ms = $2 WHERE endpoint_id = $1 AND status = 'pending'",
-        &[&endpoint_id, &(now_ms() as i64)],
+         updated_ms = $2, expires_ms = $3 WHERE endpoint_id = $1 AND status = 'pending'",
+        &[&endpoint_id, &(now as i64), &expires.map(|t| t as i64)],
     )
     .await
     .map_err(pg)

@@ -4,6 +4,7 @@
 //! eight round trips, and one commit's fsync serves the batch.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Pool};
 use tokio::sync::mpsc;
@@ -21,18 +22,23 @@ const MAX_BATCH: usize = 512;
 pub type Offer = super::batch::Offer<AttemptOutcome, Recorded>;
 
 /// The recorder task: one batch transaction at a time until the store closes.
-pub async fn run(pool: Pool, rx: mpsc::Receiver<Offer>) {
+pub async fn run(pool: Pool, rules: Arc<RulesSlot>, rx: mpsc::Receiver<Offer>) {
     super::batch::run(rx, MAX_BATCH, |outcomes| {
         let pool = pool.clone();
-        async move { batch(&pool, &outcomes).await }
+        let rules = rules.get();
+        async move { batch(&pool, &outcomes, &*rules).await }
     })
     .await
 }
 
-async fn batch(pool: &Pool, outcomes: &[AttemptOutcome]) -> Result<Vec<Recorded>, StoreError> {
+async fn batch(
+    pool: &Pool,
+    outcomes: &[AttemptOutcome],
+    rules: &dyn RetentionRules,
+) -> Result<Vec<Recorded>, StoreError> {
     let mut c = pool.get().await.map_err(super::pool_error)?;
     let txn = c.transaction().await.map_err(pg)?;
-    let out = record_all(&txn, outcomes, now_ms()).await?;
+    let out = record_all(&txn, outcomes, now_ms(), rules).await?;
     txn.commit().await.map_err(pg)?;
     Ok(out)
 }
@@ -51,6 +57,7 @@ async fn record_all(
     c: &impl GenericClient,
     outcomes: &[AttemptOutcome],
     now: Millis,
+    rules: &dyn RetentionRules,
 ) -> Result<Vec<Recorded>, StoreError> {
     let mut ids: Vec<&str> = outcomes.iter().map(|o| o.delivery.id.as_str()).collect();
     ids.sort_unstable();
@@ -83,7 +90,7 @@ async fn record_all(
             continue;
         }
         *lease = None;
-        let applied = apply_outcome(d, o, now);
+        let applied = apply_outcome(d, o, now, rules);
         if let Some(a) = &o.attempt {
             // Replaces: an outcome offered again after a commit whose answer was lost.
             w.attempts.insert((d.id.clone(), a.n), rows::json(a));
@@ -185,18 +192,21 @@ async fn write_deliveries<'a>(
         .map(|d| d.payload.as_ref().map(rows::json))
         .collect();
     let base: Vec<i32> = ds.iter().map(|d| d.retry_base as i32).collect();
+    let expires: Vec<Option<i64>> = ds.iter().map(|d| d.expires_ms.map(|t| t as i64)).collect();
     c.run(
         "UPDATE deliveries d SET status = u.status, attempts = u.attempts, \
          updated_ms = u.updated_ms, next_attempt_ms = u.next_attempt_ms, \
          due_key_ms = u.due_key_ms, last_status_code = u.last_status_code, \
          last_error = u.last_error, payload = u.payload, retry_base = u.retry_base, \
-         lease_token = NULL, lease_until_ms = NULL, lease_node = NULL \
+         expires_ms = u.expires_ms, lease_token = NULL, lease_until_ms = NULL, \
+         lease_node = NULL \
          FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], \
-         $6::bigint[], $7::int[], $8::text[], $9::text[], $10::int[]) \
+         $6::bigint[], $7::int[], $8::text[], $9::text[], $10::int[], $11::bigint[]) \
          AS u(id, status, attempts, updated_ms, next_attempt_ms, due_key_ms, \
-         last_status_code, last_error, payload, retry_base) WHERE d.id = u.id",
+         last_status_code, last_error, payload, retry_base, expires_ms) WHERE d.id = u.id",
         &[
             &ids, &status, &attempts, &updated, &next, &due, &code, &error, &payload, &base,
+            &expires,
         ],
     )
     .await

@@ -12,9 +12,9 @@ use crate::store::*;
 /// The delivery columns, in the order [`delivery`] reads them.
 pub const DELIVERY_COLS: &str = "d.id, d.event_id, d.endpoint_id, d.tenant, d.status, d.attempts, \
      d.created_ms, d.updated_ms, d.next_attempt_ms, d.due_key_ms, d.last_status_code, \
-     d.last_error, d.payload, d.retry_base";
+     d.last_error, d.payload, d.retry_base, d.expires_ms";
 /// How many columns [`DELIVERY_COLS`] has.
-pub const DELIVERY_WIDTH: usize = 14;
+pub const DELIVERY_WIDTH: usize = 15;
 /// The event columns, in the order [`event`] reads them.
 pub const EVENT_COLS: &str = "e.id, e.type, e.tenant, e.timestamp_ms, e.body, e.fanout";
 
@@ -46,6 +46,7 @@ pub fn delivery(row: &Row, at: usize) -> Result<DeliveryRecord, StoreError> {
             .map(|p| decode("deliveries", p.as_bytes()))
             .transpose()?,
         retry_base: row.get::<_, i32>(at + 13) as u32,
+        expires_ms: row.get::<_, Option<i64>>(at + 14).map(|t| t as Millis),
     })
 }
 
@@ -70,8 +71,8 @@ pub async fn put_delivery(c: &impl GenericClient, d: &DeliveryRecord) -> Result<
     c.run(
         "UPDATE deliveries SET status = $2, attempts = $3, updated_ms = $4, \
          next_attempt_ms = $5, due_key_ms = $6, last_status_code = $7, last_error = $8, \
-         payload = $9, retry_base = $10, lease_token = NULL, lease_until_ms = NULL, \
-         lease_node = NULL WHERE id = $1",
+         payload = $9, retry_base = $10, expires_ms = $11, lease_token = NULL, \
+         lease_until_ms = NULL, lease_node = NULL WHERE id = $1",
         &[
             &d.id,
             &d.status.as_str(),
@@ -83,6 +84,7 @@ pub async fn put_delivery(c: &impl GenericClient, d: &DeliveryRecord) -> Result<
             &d.last_error,
             &payload,
             &(d.retry_base as i32),
+            &d.expires_ms.map(|t| t as i64),
         ],
     )
     .await

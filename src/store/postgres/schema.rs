@@ -17,7 +17,8 @@ use crate::store::StoreError;
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6761_7465;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     id text COLLATE "C" PRIMARY KEY,
     type text NOT NULL,
@@ -208,7 +209,15 @@ BEGIN
     END LOOP;
 END
 $fn$;
-"#];
+"#,
+    r#"
+-- Retention: a finished delivery carries when it may go, so pruning reads what is due and
+-- nothing else; an event nobody subscribed to goes by its age.
+ALTER TABLE deliveries ADD COLUMN expires_ms bigint;
+CREATE INDEX deliveries_expiry ON deliveries (expires_ms) WHERE expires_ms IS NOT NULL;
+CREATE INDEX events_unrouted ON events (timestamp_ms) WHERE fanout = 0;
+"#,
+];
 
 /// The schema version this binary writes.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

@@ -20,6 +20,8 @@ use crate::store::*;
 
 /// First byte of a version-1 row.
 const V1: u8 = 1;
+/// First byte of a version-2 delivery: a version-1 body followed by its expiry (retention).
+const V2: u8 = 2;
 /// First byte of every JSON row (an object).
 const JSON: u8 = b'{';
 
@@ -41,6 +43,7 @@ fn encode_v1(row: &impl Serialize) -> Vec<u8> {
 fn version<'a>(table: &'static str, bytes: &'a [u8]) -> Result<(u8, &'a [u8]), StoreError> {
     match bytes.first() {
         Some(&V1) => Ok((V1, &bytes[1..])),
+        Some(&V2) => Ok((V2, &bytes[1..])),
         Some(&JSON) => Ok((JSON, bytes)),
         Some(b) => Err(corrupt(table, format!("unknown row version {b}"))),
         None => Err(corrupt(table, "empty row")),
@@ -194,7 +197,7 @@ struct DeliveryRow<'a> {
 
 /// Encodes a delivery.
 pub fn encode_delivery(d: &DeliveryRecord) -> Vec<u8> {
-    encode_v1(&DeliveryRow {
+    let mut out = encode_v1(&DeliveryRow {
         id: &d.id,
         event_id: &d.event_id,
         endpoint_id: &d.endpoint_id,
@@ -209,7 +212,10 @@ pub fn encode_delivery(d: &DeliveryRecord) -> Vec<u8> {
         last_error: d.last_error.as_deref(),
         payload: d.payload.as_ref().map(PayloadRow::of),
         retry_base: d.retry_base,
-    })
+    });
+    out[0] = V2;
+    postcard::to_io(&d.expires_ms, &mut out).expect("postcard into a Vec");
+    out
 }
 
 /// Decodes a delivery, either format.
@@ -218,7 +224,12 @@ pub fn decode_delivery(bytes: &[u8]) -> Result<DeliveryRecord, StoreError> {
     if v == JSON {
         return legacy::json("deliveries", body);
     }
-    let r: DeliveryRow = from_postcard("deliveries", body)?;
+    let (r, rest): (DeliveryRow, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| corrupt("deliveries", e))?;
+    let expires_ms = match v {
+        V2 => from_postcard("deliveries", rest)?,
+        _ => None,
+    };
     Ok(DeliveryRecord {
         id: r.id.to_owned(),
         event_id: r.event_id.to_owned(),
@@ -234,6 +245,7 @@ pub fn decode_delivery(bytes: &[u8]) -> Result<DeliveryRecord, StoreError> {
         last_error: r.last_error.map(str::to_owned),
         payload: r.payload.as_ref().map(PayloadRow::owned),
         retry_base: r.retry_base,
+        expires_ms,
     })
 }
 
@@ -351,7 +363,21 @@ mod tests {
             last_error: Some("boom".into()),
             payload,
             retry_base: 1,
+            expires_ms: Some(99),
         }
+    }
+
+    /// Deliveries written before retention (version 1) read with no expiry.
+    #[test]
+    fn version_one_deliveries_read_without_an_expiry() {
+        let d = delivery(None);
+        let mut v1 = encode_delivery(&d);
+        v1[0] = V1;
+        let tail = postcard::to_allocvec(&d.expires_ms).unwrap().len();
+        v1.truncate(v1.len() - tail);
+        let read = decode_delivery(&v1).unwrap();
+        assert_eq!(read.expires_ms, None);
+        assert_eq!(read.retry_base, d.retry_base);
     }
 
     #[test]
@@ -374,7 +400,7 @@ mod tests {
             delivery(Some(PayloadMeta::default())),
         ] {
             let bytes = encode_delivery(&d);
-            assert_eq!(bytes[0], V1);
+            assert_eq!(bytes[0], V2);
             assert_eq!(decode_delivery(&bytes).unwrap(), d);
         }
     }

@@ -26,6 +26,8 @@ const CACHE_BYTES: usize = 16 * 1024 * 1024;
 /// The database every read and write goes through, replaced whole by a reopen.
 pub struct DbHandle {
     path: PathBuf,
+    /// The retention rules writes stamp finishing deliveries with.
+    pub rules: crate::store::RulesSlot,
     db: ArcSwapOption<Database>,
     broken: AtomicBool,
     closed: AtomicBool,
@@ -37,6 +39,7 @@ impl DbHandle {
         let db = open_file(path)?;
         Ok(Self {
             path: path.to_owned(),
+            rules: Default::default(),
             db: ArcSwapOption::from_pointee(db),
             broken: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -52,6 +55,11 @@ impl DbHandle {
             return Err(reopening());
         }
         self.db.load_full().ok_or_else(reopening)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Whether a write failed and the reopen has not succeeded yet.

@@ -64,6 +64,12 @@ pub fn requeue_one(
         None => return Ok(None),
     };
     let mut d = codec::decode_delivery(&bytes)?;
+    if let Some(t) = d.expires_ms {
+        txn.open_table(EXPIRY)
+            .map_err(storage)?
+            .remove((t, id))
+            .map_err(storage)?;
+    }
     if let Some(old) = requeue(&mut d, now) {
         due_t
             .remove((d.endpoint_id.as_str(), old, id))
@@ -127,7 +133,11 @@ pub fn put_managed(
 }
 
 /// Deletes a managed endpoint inside `txn`, cancelling its pending deliveries.
-pub fn delete_managed(txn: &WriteTransaction, id: &str) -> Result<Option<u64>, StoreError> {
+pub fn delete_managed(
+    txn: &WriteTransaction,
+    id: &str,
+    rules: &dyn RetentionRules,
+) -> Result<Option<u64>, StoreError> {
     let existed = txn
         .open_table(MANAGED)
         .map_err(storage)?
@@ -141,7 +151,7 @@ pub fn delete_managed(txn: &WriteTransaction, id: &str) -> Result<Option<u64>, S
         .map_err(storage)?
         .remove(id)
         .map_err(storage)?;
-    cancel(txn, id).map(Some)
+    cancel(txn, id, rules).map(Some)
 }
 
 /// Managed endpoints after `cursor` in id order, at most `limit`, opened.

@@ -8,6 +8,7 @@ pub mod codec;
 mod due;
 mod handle;
 mod manage;
+mod prune;
 mod tables;
 mod writer;
 
@@ -65,7 +66,7 @@ impl RedbStore {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Storage(format!("cannot create data dir {}: {e}", dir.display()).into())
         })?;
-        let path = dir.join("hookgate.redb");
+        let path = Self::file_in(dir);
         let handle = DbHandle::open(&path)?;
         let db = handle.get()?;
         let txn = db.begin_write().map_err(storage)?;
@@ -85,6 +86,8 @@ impl RedbStore {
         txn.open_table(AUDIT).map_err(storage)?;
         txn.open_table(EVENTS_BY_TIME).map_err(storage)?;
         txn.open_table(COUNTERS).map_err(storage)?;
+        txn.open_table(EXPIRY).map_err(storage)?;
+        txn.open_table(META).map_err(storage)?;
         txn.commit().map_err(storage)?;
         drop(db);
         let db = Arc::new(handle);
@@ -101,6 +104,35 @@ impl RedbStore {
             writer: std::sync::Mutex::new(Some(writer)),
             claimed: Default::default(),
         })
+    }
+
+    /// The database file in data dir `dir`.
+    pub fn file_in(dir: &Path) -> std::path::PathBuf {
+        dir.join("hookgate.redb")
+    }
+
+    /// Compacts the file in `dir` in place (offline: fails if a gateway has it open), until a
+    /// pass frees nothing more. Returns the number of passes.
+    pub fn compact(dir: &Path) -> Result<u32, StoreError> {
+        let path = Self::file_in(dir);
+        let mut db = redb::Database::open(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Storage(
+                format!(
+                    "{} is open in another process: stop the gateway first",
+                    path.display()
+                )
+                .into(),
+            ),
+            e => StoreError::Open {
+                path: path.display().to_string(),
+                source: Box::new(e),
+            },
+        })?;
+        let mut passes = 1;
+        while db.compact().map_err(|e| StoreError::Storage(Box::new(e)))? {
+            passes += 1;
+        }
+        Ok(passes)
     }
 
     async fn send<T>(
@@ -444,8 +476,9 @@ impl EndpointStore for RedbStore {
         audit: AuditEntry,
     ) -> Result<Option<u64>, StoreError> {
         let id = id.to_string();
+        let rules = self.db.rules.get();
         self.manage(move |txn| {
-            let n = manage::delete_managed(txn, &id)?;
+            let n = manage::delete_managed(txn, &id, &*rules)?;
             if n.is_some() {
                 manage::audit(txn, &audit)?;
             }
@@ -539,6 +572,44 @@ impl PluginKv for RedbStore {
     async fn kv_delete(&self, ns: &str, key: &str) -> Result<(), StoreError> {
         let (ns, key) = (ns.to_string(), key.to_string());
         self.send(|r| WriteOp::KvDelete(ns, key, r)).await
+    }
+}
+
+#[async_trait]
+impl Retention for RedbStore {
+    fn set_retention(&self, rules: Arc<dyn RetentionRules>) {
+        self.db.rules.set(rules);
+    }
+
+    async fn prune(&self, now: Millis, limit: usize) -> Result<Pruned, StoreError> {
+        let rules = self.db.rules.get();
+        self.manage(move |txn| prune::prune(txn, now, limit, &*rules))
+            .await
+    }
+
+    async fn restamp(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Option<String>, StoreError> {
+        let rules = self.db.rules.get();
+        let cursor = cursor.map(str::to_string);
+        self.manage(move |txn| prune::restamp(txn, cursor.as_deref(), limit, &*rules))
+            .await
+    }
+
+    async fn pruner_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        prune::setting(&*self.db.get()?, name)
+    }
+
+    async fn set_pruner_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        let (name, value) = (name.to_string(), value.to_string());
+        self.manage(move |txn| prune::set_setting(txn, &name, &value))
+            .await
+    }
+
+    async fn usage(&self) -> Result<StoreUsage, StoreError> {
+        prune::usage(&*self.db.get()?, self.db.path())
     }
 }
 
@@ -739,7 +810,7 @@ mod tests {
             .get("del_b")
             .unwrap()
             .unwrap();
-        assert_eq!(row.value()[0], 1, "rewritten as a version-1 row");
+        assert_eq!(row.value()[0], 2, "rewritten as a current (version-2) row");
         let (d, _) = s.delivery("del_b").await.unwrap().unwrap();
         assert_eq!(d.status, DeliveryStatus::Succeeded);
     }

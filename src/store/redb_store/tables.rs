@@ -43,6 +43,17 @@ pub const AUDIT: TableDefinition<&str, &[u8]> = TableDefinition::new("audit");
 /// `(published ms, event id) → ()`: events by time, for newest-first listings (publisher-chosen
 /// ids do not sort by time).
 pub const EVENTS_BY_TIME: TableDefinition<(u64, &str), ()> = TableDefinition::new("events_by_time");
+/// `(expires ms, id) → kind` ([`EXPIRES_DELIVERY`] or [`EXPIRES_EVENT`]): what retention
+/// removes, oldest first, so pruning reads only what is due to go. A finished delivery has one
+/// entry (its `expires_ms`) unless it is kept forever; an event has one only when no endpoint
+/// subscribed to it (otherwise it goes with its last delivery).
+pub const EXPIRY: TableDefinition<(u64, &str), u8> = TableDefinition::new("expiry");
+/// An [`EXPIRY`] entry for a delivery.
+pub const EXPIRES_DELIVERY: u8 = 0;
+/// An [`EXPIRY`] entry for an event without deliveries.
+pub const EXPIRES_EVENT: u8 = 1;
+/// `name → value`: the pruner's own settings (see `Retention::pruner_setting`).
+pub const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 /// `(endpoint id, hour since epoch) → Counters` for `/v1/stats`.
 pub const COUNTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("counters");
 

@@ -185,6 +185,7 @@ fn commit_batch(handle: &DbHandle, ops: impl Iterator<Item = WriteOp>) {
         Ok(t) => t,
         Err(e) => return fail_all(ops, &Failure::of(&e)),
     };
+    let rules = handle.rules.get();
     let mut answers = Vec::with_capacity(ops.len());
     let mut failure: Option<Failure> = None;
     for op in ops {
@@ -192,7 +193,7 @@ fn commit_batch(handle: &DbHandle, ops: impl Iterator<Item = WriteOp>) {
             fail_op(op, f);
             continue;
         }
-        match apply(&txn, op) {
+        match apply(&txn, op, &*rules) {
             Ok(a) => answers.push(a),
             Err((a, e)) => {
                 let f = Failure::of(&e);
@@ -249,17 +250,21 @@ fn fail_op(op: WriteOp, f: &Failure) {
 }
 
 /// Applies one op. On error, hands back an answer to fail plus the error.
-fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, StoreError)> {
+fn apply(
+    txn: &WriteTransaction,
+    op: WriteOp,
+    rules: &dyn RetentionRules,
+) -> Result<Answer, (Answer, StoreError)> {
     match op {
-        WriteOp::Ingest(events, r) => match ingest(txn, events) {
+        WriteOp::Ingest(events, r) => match ingest(txn, events, rules) {
             Ok(v) => Ok(Answer::Ingest(r, v)),
             Err(e) => Err((Answer::Ingest(r, vec![]), e)),
         },
-        WriteOp::Record(outcomes, r) => match record(txn, outcomes) {
+        WriteOp::Record(outcomes, r) => match record(txn, outcomes, rules) {
             Ok(v) => Ok(Answer::Record(r, v)),
             Err(e) => Err((Answer::Record(r, vec![]), e)),
         },
-        WriteOp::Cancel(ep, r) => match cancel(txn, &ep) {
+        WriteOp::Cancel(ep, r) => match cancel(txn, &ep, rules) {
             Ok(n) => Ok(Answer::Cancel(r, n)),
             Err(e) => Err((Answer::Cancel(r, 0), e)),
         },
@@ -294,7 +299,11 @@ fn apply(txn: &WriteTransaction, op: WriteOp) -> Result<Answer, (Answer, StoreEr
     }
 }
 
-fn ingest(txn: &WriteTransaction, events: Vec<NewEvent>) -> Result<Vec<Ingested>, StoreError> {
+fn ingest(
+    txn: &WriteTransaction,
+    events: Vec<NewEvent>,
+    rules: &dyn RetentionRules,
+) -> Result<Vec<Ingested>, StoreError> {
     let mut t = IngestTables::open(txn)?;
     let mut out = Vec::with_capacity(events.len());
     for new in events {
@@ -311,6 +320,14 @@ fn ingest(txn: &WriteTransaction, events: Vec<NewEvent>) -> Result<Vec<Ingested>
             continue;
         }
         t.put(&new)?;
+        if new.deliveries.is_empty() {
+            // No endpoint subscribed: nothing will take it with it, so it gets its own expiry.
+            let keep = rules.keep("", crate::config::FinishedAs::Succeeded);
+            if let Some(at) = keep.until(new.event.timestamp_ms) {
+                let mut exp = txn.open_table(EXPIRY).map_err(storage)?;
+                exp.insert((at, id), EXPIRES_EVENT).map_err(storage)?;
+            }
+        }
         out.push(Ingested::Created(new));
     }
     Ok(out)
@@ -386,7 +403,9 @@ fn fanout_of(
 fn record(
     txn: &WriteTransaction,
     outcomes: Vec<AttemptOutcome>,
+    rules: &dyn RetentionRules,
 ) -> Result<Vec<Recorded>, StoreError> {
+    let mut exp_t = txn.open_table(EXPIRY).map_err(storage)?;
     let mut del_t = txn.open_table(DELIVERIES).map_err(storage)?;
     let mut att_t = txn.open_table(ATTEMPTS).map_err(storage)?;
     let mut due_t = txn.open_table(DUE).map_err(storage)?;
@@ -404,7 +423,10 @@ fn record(
                 continue;
             }
         };
-        let applied = apply_outcome(&mut d, &o, now);
+        let applied = apply_outcome(&mut d, &o, now, rules);
+        if let Some(t) = applied.expires_ms {
+            exp_t.insert((t, id), EXPIRES_DELIVERY).map_err(storage)?;
+        }
         if let Some(a) = &o.attempt {
             att_t
                 .insert((id, a.n), codec::encode_attempt(a).as_slice())
@@ -468,7 +490,12 @@ fn record(
     Ok(out)
 }
 
-pub(super) fn cancel(txn: &WriteTransaction, ep: &str) -> Result<u64, StoreError> {
+pub(super) fn cancel(
+    txn: &WriteTransaction,
+    ep: &str,
+    rules: &dyn RetentionRules,
+) -> Result<u64, StoreError> {
+    let mut exp_t = txn.open_table(EXPIRY).map_err(storage)?;
     let mut del_t = txn.open_table(DELIVERIES).map_err(storage)?;
     let mut due_t = txn.open_table(DUE).map_err(storage)?;
     let mut keys = Vec::new();
@@ -489,9 +516,11 @@ pub(super) fn cancel(txn: &WriteTransaction, ep: &str) -> Result<u64, StoreError
             .map(|v| v.value().to_vec());
         if let Some(bytes) = rec {
             let mut d = codec::decode_delivery(&bytes)?;
-            d.status = DeliveryStatus::Cancelled;
-            d.next_attempt_ms = None;
-            d.updated_ms = now;
+            if let Some(t) = crate::store::outcome::cancel(&mut d, now, rules) {
+                exp_t
+                    .insert((t, id.as_str()), EXPIRES_DELIVERY)
+                    .map_err(storage)?;
+            }
             del_t
                 .insert(id.as_str(), codec::encode_delivery(&d).as_slice())
                 .map_err(storage)?;
