@@ -84,19 +84,7 @@ async fn missing_after(
 
 /// A metric's value from a node's `/metrics` (0 when absent).
 async fn metric(gw: &Gateway, name: &str) -> f64 {
-    let (http, url) = (reqwest::Client::new(), gw.url("/metrics"));
-    let text = http
-        .get(url)
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await;
-    (text.unwrap().lines())
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    metric_with(gw, Some(KEY), name).await
 }
 
 /// A receiver that counts how many requests it holds at once (each for `hold`).

@@ -179,11 +179,7 @@ async fn a_pruned_delivery_answers_404() {
 
 /// A metric's value from `/metrics` (0 when absent).
 async fn metric(gw: &Gateway, name: &str) -> f64 {
-    let req = reqwest::Client::new().get(gw.url("/metrics"));
-    let text = gw.authed(req).send().await.unwrap().text().await.unwrap();
-    (text.lines())
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
+    metric_with(gw, None, name).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -58,27 +58,33 @@ impl Drop for SmallDisk {
     }
 }
 
+/// Publishes `body`: the status, the problem's `code` (empty on success) and `Retry-After`;
+/// `None` when the request failed outright.
+async fn send_event(
+    gw: &Gateway,
+    http: &reqwest::Client,
+    body: &serde_json::Value,
+) -> Option<(u16, String, Option<String>)> {
+    let req = http.post(gw.url("/v1/events")).json(body);
+    let r = gw.authed(req).send().await.ok()?;
+    let status = r.status().as_u16();
+    let retry = (r.headers().get("retry-after")).map(|v| v.to_str().unwrap().to_string());
+    let answer: serde_json::Value = r.json().await.unwrap_or_default();
+    let code = answer["code"].as_str().unwrap_or("").to_string();
+    Some((status, code, retry))
+}
+
 /// Publishes `id` with a body of about 8 KiB; the status and `Retry-After`, or 0 when the
 /// request failed outright.
 async fn publish(gw: &Gateway, http: &reqwest::Client, id: &str) -> (u16, Option<String>) {
-    let req = http.post(gw.url("/v1/events")).json(&json!({
-        "type": "disk.test", "id": id, "data": {"pad": "x".repeat(8 * 1024)}
-    }));
-    match gw.authed(req).send().await {
-        Ok(r) => {
-            let retry = r
-                .headers()
-                .get("retry-after")
-                .map(|v| v.to_str().unwrap().to_string());
-            let status = r.status().as_u16();
-            if status != 202 && status != 200 {
-                let body: serde_json::Value = r.json().await.unwrap();
-                assert_eq!(body["code"], "store_unavailable", "{body}");
-            }
-            (status, retry)
-        }
-        Err(_) => (0, None),
+    let body = json!({"type": "disk.test", "id": id, "data": {"pad": "x".repeat(8 * 1024)}});
+    let Some((status, code, retry)) = send_event(gw, http, &body).await else {
+        return (0, None);
+    };
+    if status != 202 && status != 200 {
+        assert_eq!(code, "store_unavailable", "publish {id} answered {status}");
     }
+    (status, retry)
 }
 
 async fn readyz(gw: &Gateway, http: &reqwest::Client) -> u16 {
@@ -211,24 +217,14 @@ async fn a_full_disk_refuses_publishes_then_service_resumes_by_itself() {
     );
 }
 
-/// Publishes a small event; the status, the problem's code and `Retry-After`.
+/// Publishes a small event of type `ty`: the status, the problem's code and `Retry-After`.
 async fn try_publish(
     gw: &Gateway,
     http: &reqwest::Client,
     ty: &str,
 ) -> (u16, String, Option<String>) {
-    let req = http
-        .post(gw.url("/v1/events"))
-        .json(&json!({"type": ty, "data": {"n": 1}}));
-    let r = gw.authed(req).send().await.expect("publish");
-    let status = r.status().as_u16();
-    let retry = (r.headers().get("retry-after")).map(|v| v.to_str().unwrap().to_string());
-    let body: serde_json::Value = r.json().await.unwrap_or_default();
-    (
-        status,
-        body["code"].as_str().unwrap_or("").to_string(),
-        retry,
-    )
+    let body = json!({"type": ty, "data": {"n": 1}});
+    send_event(gw, http, &body).await.expect("publish")
 }
 
 /// With `storage.min_free` set, publishes are refused (503 `store_full`, `Retry-After`) before

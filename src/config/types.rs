@@ -324,6 +324,15 @@ impl Keep {
             Keep::For(d) => Some(finished_ms.saturating_add(d.as_millis() as u64)),
         }
     }
+
+    /// At `now`, the latest finish time whose things may be removed; `None` for never. The
+    /// other side of [`Keep::until`], for rules applied by age at pruning time.
+    pub fn cut(self, now: u64) -> Option<u64> {
+        match self {
+            Keep::Forever => None,
+            Keep::For(d) => Some(now.saturating_sub(d.as_millis() as u64)),
+        }
+    }
 }
 
 /// `retention:`: how long the store keeps what is finished, so its size follows the traffic of

@@ -102,6 +102,12 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// The smallest id an entry made at `ms` can have: every entry older than `ms` sorts
+    /// before it (ids are `aud_` + ULID).
+    pub fn first_id_at(ms: Millis) -> String {
+        format!("aud_{}", ulid::Ulid::from_parts(ms, 0))
+    }
+
     /// A new entry stamped now.
     pub fn new(actor: &str, action: &str, target: &str, tenant: Option<&str>) -> Self {
         AuditEntry {

@@ -266,6 +266,21 @@ impl TestDir {
     }
 }
 
+/// The sum of the `/metrics` series whose line starts with `name` (a name, or a name with its
+/// labels), 0 when there is none; read with `key`, else the bootstrap token.
+pub async fn metric_with(gw: &Gateway, key: Option<&str>, name: &str) -> f64 {
+    let req = reqwest::Client::new().get(gw.url("/metrics"));
+    let req = match key {
+        Some(k) => req.bearer_auth(k),
+        None => gw.authed(req),
+    };
+    let text = req.send().await.unwrap().text().await.unwrap();
+    (text.lines())
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// The standard test preamble: loopback, http allowed, fast retries.
 pub fn base_config(extra: &str) -> String {
     format!(

@@ -8,7 +8,7 @@ use deadpool_postgres::GenericClient;
 use super::rows::{self, DELIVERY_COLS};
 use super::sql::Cached;
 use super::{pg, PgStore};
-use crate::config::{FinishedAs, Keep};
+use crate::config::FinishedAs;
 use crate::store::*;
 
 #[async_trait]
@@ -165,8 +165,8 @@ async fn step(
             .await
             .map_err(pg)?;
     }
-    if let Keep::For(keep) = rules.keep("", FinishedAs::Succeeded) {
-        let cut = now.saturating_sub(keep.as_millis() as u64) as i64;
+    if let Some(cut) = rules.keep("", FinishedAs::Succeeded).cut(now) {
+        let cut = cut as i64;
         let unrouted = c
             .run(
                 "DELETE FROM events WHERE id IN (SELECT id FROM events \
@@ -179,9 +179,8 @@ async fn step(
         out.events += unrouted;
         out.more |= unrouted == limit as u64;
     }
-    if let Keep::For(keep) = rules.keep_audit() {
-        let cut = now.saturating_sub(keep.as_millis() as u64);
-        let before = format!("aud_{}", ulid::Ulid::from_parts(cut, 0));
+    if let Some(cut) = rules.keep_audit().cut(now) {
+        let before = AuditEntry::first_id_at(cut);
         out.audit = c
             .run(
                 "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE id < $1 \

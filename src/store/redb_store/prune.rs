@@ -150,11 +150,10 @@ fn prune_audit(
     limit: usize,
     rules: &dyn RetentionRules,
 ) -> Result<u64, StoreError> {
-    let crate::config::Keep::For(keep) = rules.keep_audit() else {
+    let Some(cut) = rules.keep_audit().cut(now) else {
         return Ok(0);
     };
-    let cut = now.saturating_sub(keep.as_millis() as u64);
-    let before = format!("aud_{}", ulid::Ulid::from_parts(cut, 0));
+    let before = AuditEntry::first_id_at(cut);
     let mut t = txn.open_table(AUDIT).map_err(storage)?;
     let mut keys = Vec::new();
     for entry in t.range(..before.as_str()).map_err(storage)? {
