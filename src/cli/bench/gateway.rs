@@ -28,6 +28,8 @@ pub struct Setup {
     pub plugins: String,
     /// A `storage:` section (default: redb in the data dir).
     pub storage: String,
+    /// A `retention:` section (default: the gateway's own defaults, days).
+    pub retention: String,
 }
 
 impl Setup {
@@ -44,9 +46,10 @@ impl Setup {
             })
         };
         format!(
-            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\n{}auth:\n  api_keys:\n    - {{ name: bench, key: \"{BENCH_KEY}\", scopes: [events:publish] }}\n    - {{ name: bench-admin, key: \"{BENCH_ADMIN_KEY}\", scopes: [admin] }}\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{}{section}",
+            "listen: 127.0.0.1:0\ndata_dir: \"{}\"\n{}auth:\n  api_keys:\n    - {{ name: bench, key: \"{BENCH_KEY}\", scopes: [events:publish] }}\n    - {{ name: bench-admin, key: \"{BENCH_ADMIN_KEY}\", scopes: [admin] }}\nnetwork:\n  allow_http: true\n  allow_private: [127.0.0.0/8]\n{}{}{}{section}",
             data_dir.display(),
             self.storage,
+            self.retention,
             self.delivery,
             self.plugins
         )

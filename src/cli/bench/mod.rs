@@ -6,8 +6,11 @@
 //! (publish only, no endpoint), `e2e` (publish → deliver to one endpoint, saturated),
 //! `fanout` (e2e to `--endpoints` endpoints), `latency` (e2e at a fixed `--rate`), `backlog`
 //! (`--backlog` pending deliveries drain after a restart), `faults` (10% 500s, 1% timeouts);
-//! and, only when named, `endpoints` (the same deliveries with 1 … 100,000 endpoints) and
-//! `cluster` (redb against 1 … N nodes sharing a PostgreSQL).
+//! and, only when named, `endpoints` (the same deliveries with 1 … 100,000 endpoints),
+//! `cluster` (redb against 1 … N nodes sharing a PostgreSQL), `e2e-pruned` and
+//! `latency-pruned` (the same with every delivery expiring a second after it finishes, so the
+//! pruner runs at the rate deliveries finish) and `sizing` (store bytes per delivery and per
+//! attempt).
 
 mod cluster;
 mod endpoints;
@@ -15,6 +18,7 @@ mod gateway;
 mod load;
 pub mod postgres;
 mod receiver;
+mod retention;
 mod scenarios;
 
 use std::path::Path;
@@ -33,8 +37,15 @@ pub const SCENARIOS: &[&str] = &[
     "baseline", "ingest", "e2e", "fanout", "latency", "plugin", "backlog", "faults",
 ];
 /// Scenarios run only when named: `endpoints` creates up to 100,000 endpoints and takes
-/// minutes; `cluster` starts a PostgreSQL and several gateways.
-pub const NAMED_ONLY: &[&str] = &["endpoints", "cluster"];
+/// minutes; `cluster` starts a PostgreSQL and several gateways; the retention pair compares
+/// with `e2e` and `latency` when run beside them; `sizing` fills two stores.
+pub const NAMED_ONLY: &[&str] = &[
+    "endpoints",
+    "cluster",
+    "e2e-pruned",
+    "latency-pruned",
+    "sizing",
+];
 
 /// `hookgate bench` options.
 #[derive(Debug, Args)]
@@ -62,7 +73,8 @@ pub struct BenchArgs {
     /// Node counts of the `cluster` scenario.
     #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
     pub node_counts: Vec<usize>,
-    /// Deliveries per run of the `endpoints` scenario (each count, each fan-out).
+    /// Deliveries per run of the `endpoints` scenario (each count, each fan-out), and events
+    /// per store of the `sizing` scenario.
     #[arg(long, default_value_t = 50_000)]
     pub deliveries: usize,
     /// Pending deliveries built up by the `backlog` scenario.
@@ -193,6 +205,13 @@ async fn run_round(
         let row = match sc.as_str() {
             "backlog" => scenarios::backlog(a.backlog, a.size, &p).await?,
             "faults" => scenarios::faults(a.size, a.concurrency, dur, &p).await?,
+            "sizing" => {
+                let r = retention::sizing(a.deliveries, a.size, &p).await?;
+                drop(p);
+                retention::print_sizing(&r);
+                rows.push(r);
+                continue;
+            }
             "endpoints" => {
                 let r = endpoints::run(&a.endpoint_counts, a.deliveries, a.size, &p).await?;
                 endpoints::print(&r);
@@ -219,7 +238,9 @@ async fn run_round(
     }
     let table: Vec<Value> = rows
         .iter()
-        .filter(|r| r["scenario"] != "endpoints" && r["scenario"] != "cluster")
+        .filter(|r| {
+            !["endpoints", "cluster", "sizing"].contains(&r["scenario"].as_str().unwrap_or(""))
+        })
         .cloned()
         .collect();
     if !table.is_empty() {
@@ -235,7 +256,7 @@ fn rate_of(row: &Value) -> Option<f64> {
         .or_else(|| row["requests_per_s"].as_f64())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     match v.len() {
         0 => f64::NAN,
@@ -308,12 +329,13 @@ fn print_medians(scenarios: &[String], rows: &[Value]) {
     for sc in scenarios {
         let v: Vec<f64> = rates(sc).into_iter().map(|(_, x)| x).collect();
         println!(
-            "{sc:<10} {:>10.0} /s  (min {:.0}, max {:.0})",
+            "{sc:<14} {:>10.0} /s  (min {:.0}, max {:.0})",
             median(v.clone()),
             v.iter().copied().fold(f64::INFINITY, f64::min),
             v.iter().copied().fold(0.0, f64::max)
         );
     }
+    retention::print_pair_medians(rows);
     let (e2e, plugin) = (rates("e2e"), rates("plugin"));
     let ratios: Vec<f64> = plugin
         .iter()
@@ -365,12 +387,15 @@ async fn load_scenario(sc: &str, a: &BenchArgs, dur: Duration) -> anyhow::Result
         let rps = r.ok as f64 / r.elapsed.as_secs_f64();
         return Ok(summary(sc, rps, r, None, None, None));
     }
-    let endpoints = match sc {
+    let base = sc.strip_suffix(retention::PRUNED_SUFFIX);
+    let pruned = base.is_some();
+    let base = base.unwrap_or(sc);
+    let endpoints = match base {
         "ingest" => 0,
         "fanout" => a.endpoints,
         _ => 1,
     };
-    let setup = if sc == "plugin" {
+    let mut setup = if sc == "plugin" {
         let path = a.plugin.canonicalize().map_err(|e| {
             anyhow!(
                 "{}: {e} (build the example plugins: cd plugins && cargo build --release --target wasm32-wasip2)",
@@ -393,9 +418,12 @@ async fn load_scenario(sc: &str, a: &BenchArgs, dur: Duration) -> anyhow::Result
             ..Setup::default()
         }
     };
+    if pruned {
+        setup.retention = retention::SHORT_RETENTION.into();
+    }
     let gw = GatewayProc::start(&setup, &recv_url)?;
     let idle = gw.rss_mib().1;
-    let rate = (sc == "latency").then_some(a.rate);
+    let rate = (base == "latency").then_some(a.rate);
     let start_ns = now_ns();
     let r = load::run(
         gw.url(),
@@ -411,6 +439,10 @@ async fn load_scenario(sc: &str, a: &BenchArgs, dur: Duration) -> anyhow::Result
     if endpoints == 0 {
         return Ok(summary(sc, rps, r, None, Some(&gw), Some(idle)));
     }
+    // How far the pruner got while the load ran: what had been delivered by then against
+    // what had been pruned (each kept 1 s, so ~1 s of deliveries is not yet due).
+    let delivered_in_load = recv.count.load(Ordering::Relaxed);
+    let at_end_of_load = retention::storage(&gw).await?;
     let expected = r.ok * endpoints as u64;
     let deadline = Instant::now() + Duration::from_secs(120);
     while recv.count.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
@@ -429,7 +461,14 @@ async fn load_scenario(sc: &str, a: &BenchArgs, dur: Duration) -> anyhow::Result
         "deliveries_per_s": got as f64 / secs.max(1e-9),
         "p50_ms": p50, "p99_ms": p99, "p999_ms": p999,
     });
-    Ok(summary(sc, rps, r, Some(e2e), Some(&gw), Some(idle)))
+    let mut row = summary(sc, rps, r, Some(e2e), Some(&gw), Some(idle));
+    row["store"] = json!({
+        "delivered_in_load": delivered_in_load,
+        "pruned_in_load": retention::pruned_deliveries(&at_end_of_load),
+        "prune_behind_s": at_end_of_load["prune_behind_seconds"],
+        "bytes_at_end_of_load": at_end_of_load["bytes"],
+    });
+    Ok(row)
 }
 
 fn summary(
@@ -459,7 +498,7 @@ fn print_table(rows: &[Value], baseline: Option<f64>) {
     let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
     let n = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.0}"));
     println!(
-        "\n{:<10} {:>10} {:>7} {:>8} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9} {:>7} {:>7}",
+        "\n{:<14} {:>10} {:>7} {:>8} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9} {:>7} {:>7}",
         "scenario",
         "req/s",
         "×base",
@@ -488,7 +527,7 @@ fn print_table(rows: &[Value], baseline: Option<f64>) {
             n(&e["deliveries_per_s"])
         };
         println!(
-            "{:<10} {:>10} {:>7} {:>8} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9} {:>7} {:>7}",
+            "{:<14} {:>10} {:>7} {:>8} {:>8} {:>8} {:>11} {:>9} {:>9} {:>9} {:>7} {:>7}",
             r["scenario"].as_str().unwrap_or(""),
             n(&r["requests_per_s"]),
             ratio,
@@ -503,6 +542,7 @@ fn print_table(rows: &[Value], baseline: Option<f64>) {
             f(&r["gateway_cpu_s"]),
         );
     }
+    retention::print_store(rows);
     for r in rows {
         if r["scenario"] == "backlog" {
             println!(

@@ -17,12 +17,24 @@ pub struct Received {
     pub count: AtomicU64,
     /// Requests answered 2xx.
     pub ok: AtomicU64,
-    /// Inject faults: every 10th request gets a 500, every 100th stalls past any timeout.
-    pub faulty: bool,
+    /// How it answers.
+    pub mode: Mode,
     /// Publish→receive latency of each, in microseconds.
     pub latencies_us: Mutex<Vec<u32>>,
     /// When the last request arrived (ns since epoch).
     pub last_ns: AtomicU64,
+}
+
+/// How the receiver answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// 204 to everything.
+    #[default]
+    Healthy,
+    /// Every 10th request gets a 500, every 100th stalls past any timeout.
+    Faulty,
+    /// 500 to everything (the sizing scenario's deliveries that use up their retries).
+    Failing,
 }
 
 /// Starts the receiver on a loopback port; returns its URL.
@@ -42,14 +54,15 @@ const STALL: std::time::Duration = std::time::Duration::from_secs(3);
 async fn handle(State(st): State<Arc<Received>>, body: Bytes) -> StatusCode {
     let now = now_ns();
     let n = st.count.fetch_add(1, Ordering::Relaxed) + 1;
-    if st.faulty {
-        if n % 100 == 1 {
+    match st.mode {
+        Mode::Healthy => {}
+        Mode::Faulty if n % 100 == 1 => {
             tokio::time::sleep(STALL).await;
             return StatusCode::NO_CONTENT; // too late: the gateway has timed out
         }
-        if n % 10 == 0 {
-            return StatusCode::INTERNAL_SERVER_ERROR;
-        }
+        Mode::Faulty if n % 10 == 0 => return StatusCode::INTERNAL_SERVER_ERROR,
+        Mode::Faulty => {}
+        Mode::Failing => return StatusCode::INTERNAL_SERVER_ERROR,
     }
     st.ok.fetch_add(1, Ordering::Relaxed);
     st.last_ns.fetch_max(now, Ordering::Relaxed);

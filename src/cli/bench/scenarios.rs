@@ -17,7 +17,11 @@ pub const FILL_BATCH: usize = 1000;
 pub const FILL_CONCURRENCY: usize = 4;
 
 /// Waits until `f` holds (or `limit` passes), updating the progress line.
-async fn wait_for(limit: Duration, p: &Progress, mut f: impl FnMut() -> (bool, String)) -> bool {
+pub(super) async fn wait_for(
+    limit: Duration,
+    p: &Progress,
+    mut f: impl FnMut() -> (bool, String),
+) -> bool {
     let end = Instant::now() + limit;
     loop {
         let (done, msg) = f();
@@ -32,19 +36,15 @@ async fn wait_for(limit: Duration, p: &Progress, mut f: impl FnMut() -> (bool, S
     }
 }
 
-/// `backlog`: `n` deliveries pile up behind a `rate: 1/h` limit (the receiver is effectively
-/// down for this endpoint), the gateway restarts without the limit, and the backlog drains.
-pub async fn backlog(n: usize, size: usize, p: &Progress) -> anyhow::Result<Value> {
-    let recv = Arc::new(receiver::Received::default());
-    let url = receiver::start(recv.clone()).await?;
-    let held = Setup {
-        endpoints: 1,
-        endpoint_extra: "    rate: 1/h\n".into(),
-        ..Setup::default()
-    };
-    let gw = GatewayProc::start(&held, &url)?;
+/// Publishes `n` events of `size` bytes with the batch API, [`FILL_BATCH`] to a request.
+pub async fn publish_batches(
+    gw: &GatewayProc,
+    n: usize,
+    size: usize,
+    what: &str,
+    p: &Progress,
+) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().no_proxy().build()?;
-    let fill_started = Instant::now();
     let batch_url = format!("{}/batch", gw.url());
     let make = |b: usize| {
         let count = FILL_BATCH.min(n - b * FILL_BATCH);
@@ -59,9 +59,24 @@ pub async fn backlog(n: usize, size: usize, p: &Progress) -> anyhow::Result<Valu
             .bearer_auth(super::gateway::BENCH_KEY)
             .json(&json!({ "events": events }))
     };
-    let progress = |b: usize| p.set(format!("filling backlog: {} / {n}", b * FILL_BATCH));
+    let progress = |b: usize| p.set(format!("{what}: {} / {n}", b * FILL_BATCH));
     let batches = n.div_ceil(FILL_BATCH);
-    load::send_all(batches, FILL_CONCURRENCY, "a backlog batch", make, progress).await?;
+    load::send_all(batches, FILL_CONCURRENCY, what, make, progress).await
+}
+
+/// `backlog`: `n` deliveries pile up behind a `rate: 1/h` limit (the receiver is effectively
+/// down for this endpoint), the gateway restarts without the limit, and the backlog drains.
+pub async fn backlog(n: usize, size: usize, p: &Progress) -> anyhow::Result<Value> {
+    let recv = Arc::new(receiver::Received::default());
+    let url = receiver::start(recv.clone()).await?;
+    let held = Setup {
+        endpoints: 1,
+        endpoint_extra: "    rate: 1/h\n".into(),
+        ..Setup::default()
+    };
+    let gw = GatewayProc::start(&held, &url)?;
+    let fill_started = Instant::now();
+    publish_batches(&gw, n, size, "filling backlog", p).await?;
     let fill_secs = fill_started.elapsed().as_secs_f64();
     let free = Setup {
         endpoints: 1,
@@ -103,7 +118,7 @@ pub async fn faults(
     p: &Progress,
 ) -> anyhow::Result<Value> {
     let recv = Arc::new(receiver::Received {
-        faulty: true,
+        mode: receiver::Mode::Faulty,
         ..Default::default()
     });
     let url = receiver::start(recv.clone()).await?;

@@ -26,11 +26,35 @@ where
     T: Send + 'static,
     F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
 {
+    write_with(handle, Durability::Immediate, f).await
+}
+
+/// As [`write`], but the commit is not flushed: it becomes durable with the next durable
+/// commit (the writer's group commits come many times a second under load). For work that
+/// may be lost in a crash and simply done again, such as pruning: it then costs no fsync of
+/// its own, and holds the single writer for less time.
+pub async fn write_lazily<T, F>(handle: &Arc<DbHandle>, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+{
+    write_with(handle, Durability::None, f).await
+}
+
+async fn write_with<T, F>(
+    handle: &Arc<DbHandle>,
+    durability: Durability,
+    f: F,
+) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+{
     let handle = handle.clone();
     tokio::task::spawn_blocking(move || {
         let result = (|| {
             let mut txn = handle.get()?.begin_write().map_err(storage)?;
-            txn.set_durability(Durability::Immediate).map_err(storage)?;
+            txn.set_durability(durability).map_err(storage)?;
             let out = f(&txn)?;
             txn.commit().map_err(storage)?;
             Ok(out)

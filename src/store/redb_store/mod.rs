@@ -159,10 +159,15 @@ impl RedbStore {
         F: FnOnce(&redb::WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
         let result = manage::write(&self.db, f).await;
+        self.reopen_if_broken();
+        result
+    }
+
+    /// A failed write may have poisoned the file: the writer thread reopens it.
+    fn reopen_if_broken(&self) {
         if self.db.is_broken() {
             let _ = self.tx.try_send(WriteOp::Reopen);
         }
-        result
     }
 }
 
@@ -583,8 +588,11 @@ impl Retention for RedbStore {
 
     async fn prune(&self, now: Millis, limit: usize) -> Result<Pruned, StoreError> {
         let rules = self.db.rules.get();
-        self.manage(move |txn| prune::prune(txn, now, limit, &*rules))
-            .await
+        // Lost in a crash, a pruning step is simply taken again: no fsync of its own.
+        let result =
+            manage::write_lazily(&self.db, move |txn| prune::prune(txn, now, limit, &*rules)).await;
+        self.reopen_if_broken();
+        result
     }
 
     async fn restamp(
