@@ -21,6 +21,8 @@ pub mod input;
 pub mod keys;
 pub mod ops;
 pub mod plugin;
+pub mod plugin_build;
+pub mod plugin_new;
 pub mod store;
 pub mod table;
 pub mod verify;

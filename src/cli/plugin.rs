@@ -13,23 +13,29 @@ use std::ffi::OsStr;
 use anyhow::{anyhow, bail, Context};
 use clap::Subcommand;
 
+use super::plugin_build::{self, Lang};
 use crate::builtin_plugins;
 use crate::wasm_toolchain::{self, TargetStatus, WASM_TARGET};
 
 /// `hookgate plugin …`
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Create a new plugin crate NAME in the current directory.
+    /// Create a new plugin project NAME in the current directory.
     New {
-        /// Crate name (letters, digits, `-`, `_`).
+        /// Project name (letters, digits, `-`, `_`).
         name: String,
-        /// Path of the hookgate-plugin-sdk crate (default: found in ./plugins/sdk or above).
+        /// The language: a Rust crate, a JavaScript or a Python project.
+        #[arg(long, value_enum, default_value_t = NewLang::Rust)]
+        lang: NewLang,
+        /// Rust only: path of the hookgate-plugin-sdk crate (default: found in ./plugins/sdk
+        /// or above). JS and Python projects carry their own copy of the SDK.
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
-    /// Build a plugin crate for wasm32-wasip2 and print the .wasm it produced.
+    /// Build a plugin project (Rust, JS or Python, read off its manifest) and print the
+    /// .wasm it produced.
     Build {
-        /// The crate directory.
+        /// The project directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
@@ -60,6 +66,17 @@ pub enum PluginCommand {
     },
 }
 
+/// `plugin new --lang`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NewLang {
+    /// A crate with the Rust SDK, built by cargo for wasm32-wasip2.
+    Rust,
+    /// An ES module with the JS SDK, built by componentize-qjs.
+    Js,
+    /// A module with the Python SDK, built by componentize-py.
+    Python,
+}
+
 const TEMPLATE_CARGO: &str = include_str!("../../plugins/template/Cargo.toml");
 const TEMPLATE_LIB: &str = include_str!("../../plugins/template/src/lib.rs");
 const TEMPLATE_IGNORE: &str = include_str!("../../plugins/template/.gitignore");
@@ -85,13 +102,26 @@ fn find_sdk() -> Option<PathBuf> {
 /// Runs a `plugin` subcommand; `Ok(false)` means "ran, but the answer is no" (exit 1).
 pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
     match cmd {
-        PluginCommand::New { name, sdk } => {
+        PluginCommand::New { name, lang, sdk } => {
             if name.is_empty()
                 || !name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
                 bail!("plugin name {name:?}: use letters, digits, `-` and `_`");
+            }
+            if lang != NewLang::Rust {
+                super::plugin_new::scaffold(Path::new(&name), &name, lang == NewLang::Python)?;
+                let test = if lang == NewLang::Js {
+                    "npm test"
+                } else {
+                    ".venv/bin/python -m pytest"
+                };
+                println!(
+                    "created {name}/ — next: cd {name} && hookgate plugin build . && {test} && hookgate plugin test target/{}.wasm --event event.json --config config.json",
+                    name.replace('-', "_")
+                );
+                return Ok(true);
             }
             let sdk = sdk.or_else(find_sdk).ok_or_else(|| {
                 anyhow!("cannot find plugins/sdk from here: pass --sdk PATH (the hookgate-plugin-sdk directory)")
@@ -120,6 +150,12 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
             Ok(true)
         }
         PluginCommand::Build { dir } => {
+            let lang = Lang::detect(&dir)?;
+            if lang != Lang::Rust {
+                let out = plugin_build::build(&dir, lang)?;
+                println!("{}", out.display());
+                return Ok(true);
+            }
             match wasm_toolchain::ensure_wasm_target(OsStr::new("rustc"), &dir) {
                 Ok(TargetStatus::Present) => {}
                 Ok(TargetStatus::Installed) => {

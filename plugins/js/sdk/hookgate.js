@@ -1,0 +1,223 @@
+// Hookgate plugin SDK for JavaScript: the part with no host behind it.
+//
+// Plain ES module: it runs inside the gateway's sandbox (QuickJS, through `wit.js`) and under
+// Node.js in an author's unit tests (through `mock.js`), so it must not touch anything only
+// one of them has. QuickJS has no TextEncoder/TextDecoder, hence the UTF-8 codec here.
+
+/** UTF-8 bytes of a string (lone surrogates become U+FFFD, as TextEncoder does). */
+export function utf8Encode(text) {
+  const out = [];
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+  }
+  return Uint8Array.from(out);
+}
+
+/** The string UTF-8 `bytes` spell (each byte of an invalid sequence becomes U+FFFD). */
+export function utf8Decode(bytes) {
+  let out = "";
+  let chunk = [];
+  const flush = () => {
+    out += String.fromCharCode.apply(null, chunk);
+    chunk = [];
+  };
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i];
+    let c = 0xfffd;
+    let n = 1;
+    if (b < 0x80) c = b;
+    else if (b >= 0xc2 && b < 0xe0 && cont(bytes, i, 1)) {
+      c = ((b & 31) << 6) | (bytes[i + 1] & 63);
+      n = 2;
+    } else if (b >= 0xe0 && b < 0xf0 && cont(bytes, i, 2)) {
+      c = ((b & 15) << 12) | ((bytes[i + 1] & 63) << 6) | (bytes[i + 2] & 63);
+      n = 3;
+      if (c < 0x800 || (c >= 0xd800 && c <= 0xdfff)) c = 0xfffd;
+    } else if (b >= 0xf0 && b < 0xf5 && cont(bytes, i, 3)) {
+      c = ((b & 7) << 18) | ((bytes[i + 1] & 63) << 12) | ((bytes[i + 2] & 63) << 6) | (bytes[i + 3] & 63);
+      n = 4;
+      if (c < 0x10000 || c > 0x10ffff) c = 0xfffd;
+    }
+    if (c >= 0x10000) {
+      c -= 0x10000;
+      chunk.push(0xd800 + (c >> 10), 0xdc00 + (c & 1023));
+    } else chunk.push(c);
+    if (chunk.length > 8192) flush();
+    i += n;
+  }
+  flush();
+  return out;
+}
+
+function cont(bytes, i, n) {
+  for (let k = 1; k <= n; k++) {
+    if (i + k >= bytes.length || (bytes[i + k] & 0xc0) !== 0x80) return false;
+  }
+  return true;
+}
+
+/** Bytes of a body given as bytes, a string (UTF-8) or anything else (as JSON). */
+export function toBytes(body) {
+  if (body instanceof Uint8Array) return body;
+  if (Array.isArray(body) && body.every((b) => typeof b === "number")) return Uint8Array.from(body);
+  if (typeof body === "string") return utf8Encode(body);
+  return utf8Encode(JSON.stringify(body));
+}
+
+/** Header lists (`[{name, value}]`): names compare case-insensitively. */
+export const headers = {
+  /** The first value of `name`, or null. */
+  get(list, name) {
+    const n = name.toLowerCase();
+    const h = list.find((x) => x.name.toLowerCase() === n);
+    return h ? h.value : null;
+  },
+  /** A copy of `list` with `name` set to `value` (replacing every earlier value). */
+  set(list, name, value) {
+    checkHeader(name, value);
+    return [...headers.remove(list, name), { name, value: String(value) }];
+  },
+  /** A copy of `list` without `name`. */
+  remove(list, name) {
+    const n = name.toLowerCase();
+    return list.filter((x) => x.name.toLowerCase() !== n);
+  },
+};
+
+/** Throws the gateway's own reason for a header it would refuse, before the gateway does. */
+export function checkHeader(name, value) {
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new Error(`header name ${JSON.stringify(name)} is not a token`);
+  if (/[\r\n\0]/.test(String(value))) throw new Error(`header ${name}: value contains CR, LF or NUL`);
+}
+
+/** JSON Pointer (RFC 6901) reads and edits on parsed JSON. */
+export const pointer = {
+  /** The pointer's reference tokens (`/a~1b/0` → `["a/b", "0"]`). */
+  tokens(ptr) {
+    if (ptr === "") return [];
+    if (!ptr.startsWith("/")) throw new Error(`JSON pointer ${JSON.stringify(ptr)} must be empty or start with "/"`);
+    return ptr.slice(1).split("/").map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+  },
+  /** The value at `ptr`, or undefined. */
+  get(doc, ptr) {
+    let cur = doc;
+    for (const t of pointer.tokens(ptr)) {
+      if (cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, t)) return undefined;
+      cur = cur[t];
+    }
+    return cur;
+  },
+  /** Sets `ptr` to `value`, creating objects on the way; `-` appends to an array. */
+  set(doc, ptr, value) {
+    const ts = pointer.tokens(ptr);
+    if (ts.length === 0) throw new Error("cannot set the whole document through a pointer");
+    let cur = doc;
+    for (const t of ts.slice(0, -1)) {
+      if (cur[t] === null || typeof cur[t] !== "object") cur[t] = {};
+      cur = cur[t];
+    }
+    const last = ts[ts.length - 1];
+    if (Array.isArray(cur) && last === "-") cur.push(value);
+    else cur[last] = value;
+    return doc;
+  },
+  /** Removes `ptr`; true when something was there. */
+  remove(doc, ptr) {
+    const ts = pointer.tokens(ptr);
+    if (ts.length === 0) return false;
+    const parent = pointer.get(doc, "/" + ts.slice(0, -1).map(escape).join("/"));
+    const last = ts[ts.length - 1];
+    if (parent === null || typeof parent !== "object" || !Object.prototype.hasOwnProperty.call(parent, last)) return false;
+    if (Array.isArray(parent)) parent.splice(Number(last), 1);
+    else delete parent[last];
+    return true;
+  },
+};
+
+function escape(token) {
+  return token.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
+/** One delivery as a handler sees it: the gateway's record plus parsing helpers. */
+export class Delivery {
+  /** `raw` is the WIT `delivery` record: {id, event, endpoint, body, headers}. */
+  constructor(raw) {
+    this.id = raw.id;
+    this.event = raw.event;
+    this.endpoint = raw.endpoint;
+    this.body = raw.body instanceof Uint8Array ? raw.body : Uint8Array.from(raw.body);
+    this.headers = raw.headers.map((h) => ({ name: h.name, value: h.value }));
+    this._json = undefined;
+  }
+  /** The event type, e.g. `invoice.paid`. */
+  get eventType() {
+    return this.event.eventType;
+  }
+  /** The body as text (UTF-8). */
+  text() {
+    return utf8Decode(this.body);
+  }
+  /** The body parsed as JSON (parsed once; edits to the returned value persist). Throws a
+   * clear message when the body is not JSON. */
+  json() {
+    if (this._json === undefined) {
+      try {
+        this._json = JSON.parse(this.text());
+      } catch (e) {
+        throw new Error(`the body is not JSON: ${e.message}`);
+      }
+    }
+    return this._json;
+  }
+  /** Replaces the JSON this delivery will send with `value`. */
+  setJson(value) {
+    this._json = value;
+    return this;
+  }
+  /** The first value of header `name`, or null. */
+  header(name) {
+    return headers.get(this.headers, name);
+  }
+  /** Sets header `name` on what will be sent. */
+  setHeader(name, value) {
+    this.headers = headers.set(this.headers, name, value);
+    return this;
+  }
+  /** Removes header `name` from what will be sent. */
+  removeHeader(name) {
+    this.headers = headers.remove(this.headers, name);
+    return this;
+  }
+  /** Send this delivery: its JSON (as edited through `json()`) or its body, and its headers. */
+  deliver() {
+    return deliver(this._json !== undefined ? JSON.stringify(this._json) : this.body, this.headers);
+  }
+}
+
+/** Send `body` (bytes, a string, or a value sent as JSON) with `headers`. */
+export function deliver(body, hdrs = []) {
+  for (const h of hdrs) checkHeader(h.name, h.value);
+  return { tag: "deliver", val: { body: toBytes(body), headers: hdrs } };
+}
+
+/** Do not send; the delivery becomes `filtered` with `reason`. */
+export function drop(reason) {
+  return { tag: "drop", val: String(reason) };
+}
+
+/** A problem in a chain entry's config, for `validate`: where (a JSON pointer) and what. */
+export function problem(ptr, message) {
+  return { pointer: ptr, message };
+}
