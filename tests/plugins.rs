@@ -249,51 +249,16 @@ async fn hostile_plugins_are_contained_and_follow_on_error() {
     );
     let gw = Gateway::start(&t.write_config(&yaml, &recv.base));
     let api = Api::new(&gw);
-    let mut dels = Vec::new();
-    for (id, ..) in cases {
-        let (s, v) = api
-            .post(
-                "/v1/events",
-                &json!({"type": format!("{id}.x"), "data": {"ep": id}}),
-            )
-            .await;
-        assert_eq!(s, 202);
-        // Each event goes to its hostile endpoint and to the healthy one (no pattern there).
-        let d = v["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["endpoint_id"] == id)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        dels.push(d);
-    }
-    // The healthy endpoint gets every event while the hostile plugins misbehave.
-    assert!(
-        eventually(Duration::from_secs(20), || recv.count("/healthy")
-            == cases.len())
-        .await,
-        "healthy got {}",
-        recv.count("/healthy")
-    );
+    // Each event goes to its hostile endpoint and to the healthy one (no pattern there), which
+    // gets every event while the hostile plugins misbehave.
+    let ids: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    let dels = api
+        .publish_beside_healthy(&recv, &ids, Duration::from_secs(20))
+        .await;
 
     for ((id, _, _, on_error, want), del) in cases.iter().zip(&dels) {
-        let d = if *want == "pending" {
-            // retry: the failure is recorded on attempt 1 and the delivery waits for attempt 2.
-            let deadline = std::time::Instant::now() + Duration::from_secs(20);
-            loop {
-                let (_, d) = api.get(&format!("/v1/deliveries/{del}")).await;
-                if d["attempts"].as_u64().unwrap_or(0) >= 1 || std::time::Instant::now() > deadline
-                {
-                    break d;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        } else {
-            wait_status(&api, del, &[want]).await
-        };
+        // retry: the failure is recorded on attempt 1 and the delivery waits for attempt 2.
+        let d = api.settled(del, want).await;
         assert_eq!(d["status"], *want, "{id} ({on_error}): {d}");
         match *on_error {
             "retry" => {

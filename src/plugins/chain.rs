@@ -179,7 +179,7 @@ impl PluginHost {
                         OnError::Drop => {
                             return ChainOutcome::Filtered {
                                 plugin: entry.plugin.clone(),
-                                reason: error.to_string(),
+                                reason: error.detail(),
                             }
                         }
                     }

@@ -97,6 +97,16 @@ impl PluginError {
         }
     }
 
+    /// What went wrong, without the leading `plugin NAME: ` (for a caller that names the
+    /// plugin itself, such as a `filtered` reason).
+    pub fn detail(&self) -> String {
+        let full = self.to_string();
+        let prefix = format!("plugin {}: ", self.plugin());
+        full.strip_prefix(&prefix)
+            .map(str::to_string)
+            .unwrap_or(full)
+    }
+
     pub(super) fn load(plugin: &str, message: impl std::fmt::Display) -> Self {
         PluginError::Load {
             plugin: plugin.to_string(),

@@ -36,8 +36,22 @@ impl Gateway {
         Gateway::start_with(Command::new(env!("CARGO_BIN_EXE_hookgate")), config)
     }
 
+    /// Like [`Gateway::start`], for a config whose plugins take long to compile on a fresh
+    /// data dir (JS and Python components are 2–20 MB; a gateway listens once they are loaded).
+    pub fn start_compiling(config: &Path) -> Gateway {
+        Gateway::start_waiting(
+            Command::new(env!("CARGO_BIN_EXE_hookgate")),
+            config,
+            Duration::from_secs(180),
+        )
+    }
+
     /// Like [`Gateway::start`], with the program, working directory and environment of `cmd`.
-    pub fn start_with(mut cmd: Command, config: &Path) -> Gateway {
+    pub fn start_with(cmd: Command, config: &Path) -> Gateway {
+        Gateway::start_waiting(cmd, config, Duration::from_secs(30))
+    }
+
+    fn start_waiting(mut cmd: Command, config: &Path, wait: Duration) -> Gateway {
         let mut child = cmd
             .args(["serve", "--log", "hookgate=debug,info", "--config"])
             .arg(config)
@@ -66,7 +80,7 @@ impl Gateway {
                 l2.lock().unwrap().push(line);
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+        let addr = match rx.recv_timeout(wait) {
             Ok(a) => a,
             Err(_) => {
                 let _ = child.kill();
@@ -625,6 +639,58 @@ impl Api {
         assert_eq!(s, 202, "{v}");
         assert_eq!(v["deliveries"].as_array().unwrap().len(), 1, "{v}");
         v["deliveries"][0]["id"].as_str().unwrap().to_string()
+    }
+    /// Publishes `{type, data}` and returns the id of its delivery to `endpoint` (one of
+    /// possibly several).
+    pub async fn publish_for(&self, ty: &str, data: Value, endpoint: &str) -> String {
+        let (s, v) = self
+            .post("/v1/events", &serde_json::json!({"type": ty, "data": data}))
+            .await;
+        assert_eq!(s, 202, "{v}");
+        let mut deliveries = v["deliveries"].as_array().unwrap().iter();
+        let mine = deliveries.find(|d| d["endpoint_id"] == endpoint);
+        let mine = mine.unwrap_or_else(|| panic!("no delivery to {endpoint}: {v}"));
+        mine["id"].as_str().unwrap().to_string()
+    }
+    /// The hostile-plugin tests' round: publishes `{id}.x` (data `{"ep": id}`) for each id,
+    /// waits until an endpoint `healthy` beside them received every event, and returns each
+    /// id's own delivery.
+    pub async fn publish_beside_healthy(
+        &self,
+        recv: &Receiver,
+        ids: &[&str],
+        wait: Duration,
+    ) -> Vec<String> {
+        let mut dels = Vec::new();
+        for id in ids {
+            let ty = format!("{id}.x");
+            dels.push(
+                self.publish_for(&ty, serde_json::json!({"ep": id}), id)
+                    .await,
+            );
+        }
+        let all = || recv.count("/healthy") == ids.len();
+        assert!(
+            eventually(wait, all).await,
+            "the healthy endpoint got {} of {} while the plugins beside it misbehaved",
+            recv.count("/healthy"),
+            ids.len()
+        );
+        dels
+    }
+    /// A delivery once it reached `want`; for `pending`, once its first attempt is recorded.
+    pub async fn settled(&self, id: &str, want: &str) -> Value {
+        if want != "pending" {
+            return self.wait_status(id, &[want]).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, d) = self.get(&format!("/v1/deliveries/{id}")).await;
+            if d["attempts"].as_u64().unwrap_or(0) >= 1 || Instant::now() > deadline {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     /// Polls a delivery until its status is one of `want` (or 20 s pass); returns it.
     pub async fn wait_status(&self, id: &str, want: &[&str]) -> Value {
