@@ -298,20 +298,6 @@ async fn hostile_plugins_are_contained_and_follow_on_error() {
     assert_eq!(files.count(), cases.len(), "{v}");
 }
 
-fn hookgate(args: &[&str], dir: &std::path::Path) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn plugin_cli_checks_tests_and_scaffolds() {
     let w = wasm_dir();

@@ -15,23 +15,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use util::*;
 
-/// Runs the hookgate binary in `dir`; (exit 0, stdout + stderr).
-fn hookgate(args: &[&str], dir: &Path) -> (bool, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookgate"));
-    run(cmd.args(args).current_dir(dir))
-}
-
-/// Runs `cmd`; (exit 0, stdout + stderr).
-fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 /// `hookgate plugin build DIR` (installing the toolchain on first use); the .wasm it printed.
 fn build(dir: &Path) -> PathBuf {
     let (ok, out) = hookgate(&["plugin", "build", dir.to_str().unwrap()], dir);
@@ -278,7 +261,7 @@ async fn hostile_js_and_python_plugins_are_contained_and_the_healthy_endpoint_is
 /// which the first build installed), asserting they pass.
 fn native_tests(dir: &Path, lang: &str) {
     let (ok, text) = if lang == "js" {
-        run(Command::new("npm").arg("test").current_dir(dir))
+        run_output(Command::new("npm").arg("test").current_dir(dir))
     } else {
         let venv = dir
             .ancestors()
@@ -286,7 +269,7 @@ fn native_tests(dir: &Path, lang: &str) {
             .find(|p| p.exists());
         let python = venv.unwrap_or_else(|| panic!("no .venv above {}", dir.display()));
         let pytest = ["-m", "pytest", "-q", "-p", "no:cacheprovider"];
-        run(Command::new(python).args(pytest).current_dir(dir))
+        run_output(Command::new(python).args(pytest).current_dir(dir))
     };
     assert!(ok, "{lang} tests in {}: {text}", dir.display());
     assert!(

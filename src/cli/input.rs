@@ -42,6 +42,14 @@ pub fn json_object_file(flag: &str, arg: &str) -> anyhow::Result<Map<String, Val
     }
 }
 
+/// A JSON file read whole (`plugin test --event`, a plugin project's `package.json`); the
+/// error names the file.
+pub fn json_file(path: &std::path::Path) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
 /// `--since 24h|RFC3339`: a duration back from now, or an instant. Returned unchanged (trimmed):
 /// the API takes the same two spellings.
 pub fn parse_since(s: &str) -> Result<String, String> {

@@ -13,6 +13,7 @@ use std::ffi::OsStr;
 use anyhow::{anyhow, bail, Context};
 use clap::Subcommand;
 
+use super::input::json_file;
 use super::plugin_build::{self, Lang};
 use crate::builtin_plugins;
 use crate::wasm_toolchain::{self, TargetStatus, WASM_TARGET};
@@ -80,11 +81,6 @@ pub enum NewLang {
 const TEMPLATE_CARGO: &str = include_str!("../../plugins/template/Cargo.toml");
 const TEMPLATE_LIB: &str = include_str!("../../plugins/template/src/lib.rs");
 const TEMPLATE_IGNORE: &str = include_str!("../../plugins/template/.gitignore");
-
-fn read_json(p: &Path) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", p.display()))
-}
 
 fn find_sdk() -> Option<PathBuf> {
     let mut dir = std::env::current_dir().ok()?;
@@ -203,13 +199,13 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
             kv,
         } => {
             let input = crate::plugins::offline::TestInput {
-                event: read_json(&event)?,
+                event: json_file(&event)?,
                 config: config
                     .as_deref()
-                    .map(read_json)
+                    .map(json_file)
                     .transpose()?
                     .unwrap_or(serde_json::Value::Null),
-                kv: match kv.as_deref().map(read_json).transpose()? {
+                kv: match kv.as_deref().map(json_file).transpose()? {
                     None => serde_json::Map::new(),
                     Some(serde_json::Value::Object(m)) => m,
                     Some(_) => bail!("--kv must be a JSON object of key → value"),

@@ -16,6 +16,8 @@ use std::process::Command;
 use anyhow::{anyhow, bail, Context};
 use serde::Deserialize;
 
+use super::input::json_file;
+
 /// The world every plugin targets, as this binary knows it.
 pub const PLUGIN_WIT: &str = include_str!("../../wit/plugin.wit");
 
@@ -75,23 +77,24 @@ pub fn build(dir: &Path, lang: Lang) -> anyhow::Result<PathBuf> {
         .canonicalize()
         .with_context(|| format!("{}", dir.display()))?;
     let target = dir.join("target");
-    std::fs::create_dir_all(target.join("wit"))?;
-    std::fs::write(target.join("wit/plugin.wit"), PLUGIN_WIT)?;
+    let wit = target.join("wit");
+    std::fs::create_dir_all(&wit)?;
+    std::fs::write(wit.join("plugin.wit"), PLUGIN_WIT)?;
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().replace('-', "_"))
         .unwrap_or_else(|| "plugin".into());
     let out = target.join(format!("{name}.wasm"));
     match lang {
-        Lang::Js => build_js(&dir, &target.join("wit"), &out)?,
-        Lang::Python => build_python(&dir, &target.join("wit"), &out)?,
+        Lang::Js => build_js(&dir, &wit, &out)?,
+        Lang::Python => build_python(&dir, &wit, &out)?,
         Lang::Rust => bail!("Rust plugins are built with cargo"),
     }
     Ok(out)
 }
 
 fn build_js(dir: &Path, wit: &Path, out: &Path) -> anyhow::Result<()> {
-    let manifest: serde_json::Value = read_json(&dir.join("package.json"))?;
+    let manifest: serde_json::Value = json_file(&dir.join("package.json"))?;
     let settings: JsSettings = match manifest.get("hookgate") {
         Some(v) => serde_json::from_value(v.clone())
             .with_context(|| format!("{}: field `hookgate`", dir.join("package.json").display()))?,
@@ -100,8 +103,8 @@ fn build_js(dir: &Path, wit: &Path, out: &Path) -> anyhow::Result<()> {
     let tool = js_toolchain(dir)?;
     let entry = dir.join(settings.entry.as_deref().unwrap_or("src/main.js"));
     let root = dir.join(settings.module_root.as_deref().unwrap_or("."));
-    let status = Command::new(&tool)
-        .arg("--wit")
+    let mut cmd = Command::new(&tool);
+    cmd.arg("--wit")
         .arg(wit)
         .arg("--js")
         .arg(&entry)
@@ -111,19 +114,15 @@ fn build_js(dir: &Path, wit: &Path, out: &Path) -> anyhow::Result<()> {
         .arg("--sync")
         .arg("-o")
         .arg(out)
-        .current_dir(dir)
-        .status()
-        .with_context(|| format!("running {}", tool.display()))?;
-    if !status.success() {
-        bail!("componentize-qjs failed on {}", entry.display());
-    }
+        .current_dir(dir);
+    run(&mut cmd).with_context(|| format!("building {}", entry.display()))?;
     Ok(())
 }
 
 /// `componentize-qjs` from the nearest manifest that pins it, installed there if missing.
 fn js_toolchain(dir: &Path) -> anyhow::Result<PathBuf> {
     let home = ancestors_with(dir, |d| {
-        read_json(&d.join("package.json")).is_ok_and(|m| {
+        json_file(&d.join("package.json")).is_ok_and(|m| {
             ["devDependencies", "dependencies"]
                 .iter()
                 .any(|k| m.get(k).and_then(|d| d.get("componentize-qjs")).is_some())
@@ -213,11 +212,6 @@ fn py_toolchain(dir: &Path) -> anyhow::Result<PathBuf> {
 
 fn ancestors_with(dir: &Path, found: impl Fn(&Path) -> bool) -> Option<PathBuf> {
     dir.ancestors().find(|d| found(d)).map(Path::to_path_buf)
-}
-
-fn read_json(p: &Path) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", p.display()))
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {

@@ -533,6 +533,23 @@ pub fn plugins_wasm_dir() -> PathBuf {
     .clone()
 }
 
+/// Runs the hookgate binary with `args` in `dir`; (exit 0, stdout + stderr).
+pub fn hookgate(args: &[&str], dir: &Path) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookgate"));
+    run_output(cmd.args(args).current_dir(dir))
+}
+
+/// Runs `cmd` to the end; (exit 0, stdout + stderr).
+pub fn run_output(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Runs `python3 tests/<script>` with `input` as JSON on stdin; returns (exit 0, stdout trimmed).
 /// The verifiers there share no code with ours.
 pub fn python(script: &str, input: &Value) -> (bool, String) {

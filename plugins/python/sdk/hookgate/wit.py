@@ -10,6 +10,7 @@ generated WIT bindings, so everything else runs under ordinary CPython in tests:
 
 from __future__ import annotations
 
+import json
 from typing import Any, List
 
 import wit_world
@@ -86,7 +87,6 @@ def component(plugin: Any):
             check = getattr(plugin, "validate", None)
             if check is None:
                 return []
-            import json
             found = problems(check(json.loads(config_text), _HOST))
             return [wit_validate.Problem(p.pointer, p.message) for p in found]
 

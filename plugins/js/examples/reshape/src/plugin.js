@@ -9,7 +9,7 @@
 // Each target pointer gets the value at its source pointer in the envelope (absent values are
 // left out); constants are set as they are. Output is built fresh: nothing else leaks through.
 
-import { pointer, problem } from "../../../sdk/hookgate.js";
+import { checkHeader, pointer, problem } from "../../../sdk/hookgate.js";
 
 export function handle(delivery, host) {
   const cfg = host.config();
@@ -37,8 +37,12 @@ export function validate(config) {
       if (typeof source !== "string" || !source.startsWith("/")) problems.push(problem(at, `source ${JSON.stringify(source)} is not a JSON pointer`));
     }
   }
-  if (config.header !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(String(config.header))) {
-    problems.push(problem("/header", `${JSON.stringify(config.header)} is not a header name`));
+  if (config.header !== undefined) {
+    try {
+      checkHeader(String(config.header), "");
+    } catch (e) {
+      problems.push(problem("/header", e.message));
+    }
   }
   return problems;
 }
