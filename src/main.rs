@@ -65,7 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Plugin(c) => {
-            if !cli::plugin::run(c).await? {
+            if !cli::plugin::run(c, &cli.log).await? {
                 return Ok(ExitCode::from(1));
             }
         }

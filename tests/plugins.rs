@@ -378,6 +378,109 @@ fn plugin_cli_checks_tests_and_scaffolds() {
     assert!(ok && out.contains("✓"), "{out}");
 }
 
+#[test]
+fn plugin_test_takes_the_limits_and_shows_the_plugins_log_lines_and_calls() {
+    let w = wasm_dir();
+    let t = TestDir::new();
+    let dir = t.path();
+    std::fs::write(dir.join("e.json"), r#"{"type":"a.b","data":{"n":1}}"#).unwrap();
+    let test = |wasm: &str, extra: &[&str]| {
+        let path = w.join(wasm);
+        let mut args = vec![
+            "plugin",
+            "test",
+            path.to_str().unwrap(),
+            "--event",
+            "e.json",
+        ];
+        args.extend_from_slice(extra);
+        hookgate(&args, dir)
+    };
+
+    // A guest that logs and calls kv in a loop: the deadline given stops it, its log lines
+    // and the imports it called are in the report.
+    let (ok, out) = test("hostile_import_loop.wasm", &["--timeout", "20ms"]);
+    assert!(!ok && out.contains("deadline of 20 ms exceeded"), "{out}");
+    assert!(
+        out.contains("INFO  log    hostile-import-loop: spam"),
+        "{out}"
+    );
+    assert!(
+        out.contains("host calls: log ×") && out.contains("kv ×"),
+        "{out}"
+    );
+    // `--log` filters the plugin's lines as it filters the gateway's.
+    let (_, out) = test(
+        "hostile_import_loop.wasm",
+        &["--timeout", "20ms", "--log", "warn"],
+    );
+    assert!(!out.contains("spam"), "{out}");
+
+    // The memory cap given is the one the call runs under.
+    let (ok, out) = test("hostile_memory.wasm", &["--memory", "2MiB"]);
+    assert!(!ok && out.contains("memory limit 2 MiB exceeded"), "{out}");
+
+    // `--repeat` times further fresh-instance calls and splits where the time went.
+    let (ok, out) = test("slack.wasm", &["--repeat", "5"]);
+    assert!(ok, "{out}");
+    for line in [
+        "5 calls: p50 ",
+        "instantiate p50 ",
+        "handle      p50 ",
+        "teardown    p50 ",
+    ] {
+        assert!(out.contains(line), "{line:?} in {out}");
+    }
+}
+
+/// A component that exports the handler interface by name but imports a WASI interface the
+/// gateway does not link: a world check alone passes it, only linking tells.
+const UNLINKABLE: &str = r#"(component
+  (import "wasi:nope/thing@0.2.0" (instance (export "f" (func))))
+  (instance $h)
+  (export "hookgate:plugin/handler@0.1.0" (instance $h)))"#;
+
+#[test]
+fn plugin_check_is_the_gateways_own_load() {
+    let t = TestDir::new();
+    let dir = t.path();
+    std::fs::write(dir.join("unlinkable.wat"), UNLINKABLE).unwrap();
+    let (ok, out) = hookgate(&["plugin", "check", "unlinkable.wat"], dir);
+    assert!(
+        !ok && out.contains("linking") && out.contains("wasi:nope/thing@0.2.0"),
+        "the unlinkable import is named: {out}"
+    );
+    assert!(out.contains("imports:\n  wasi:nope/thing@0.2.0"), "{out}");
+
+    // A real guest: every step passes under the limits given, with what each cost.
+    let w = wasm_dir();
+    let filter = w.join("filter.wasm");
+    let (ok, out) = hookgate(&["plugin", "check", filter.to_str().unwrap()], dir);
+    assert!(
+        ok && out.contains("instantiate: ✓") && out.contains("32 MiB"),
+        "{out}"
+    );
+    assert!(
+        out.contains("compile: ") && out.contains("from the compiled-code cache: "),
+        "{out}"
+    );
+    // Linking passes but the guest's initial memory is more than the cap given.
+    let (ok, out) = hookgate(
+        &[
+            "plugin",
+            "check",
+            filter.to_str().unwrap(),
+            "--memory",
+            "1MiB",
+        ],
+        dir,
+    );
+    assert!(
+        !ok && out.contains("instantiate: ✗") && out.contains("memory limit 1 MiB"),
+        "{out}"
+    );
+}
+
 /// `hookgate plugin new my-plugin` + `plugin build`, once per test binary (kept under cargo's
 /// test tmp dir so later runs reuse the build). Returns the built .wasm.
 fn scaffolded_wasm() -> PathBuf {

@@ -311,20 +311,28 @@ async fn a_new_authors_path(lang: &str, source: &str, edit: fn(&str, &str) -> St
     native_tests(&project, lang);
     rewrite("first");
     let wasm = build(&project);
-    let (ok, out) = hookgate(
-        &[
-            "plugin",
-            "test",
-            wasm.to_str().unwrap(),
-            "--event",
-            "event.json",
-            "--config",
-            "config.json",
-        ],
-        &project,
-    );
+    let (ok, out) = scaffold_test(&project, &wasm, &[]);
     assert!(
         ok && out.contains("decision: deliver") && out.contains("\"first\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains("passed evt_test"),
+        "debug lines are hidden at the default --log info: {out}"
+    );
+    let (ok, out) = scaffold_test(&project, &wasm, &["--log", "debug", "--repeat", "3"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("DEBUG log    passed evt_"),
+        "the plugin's log line: {out}"
+    );
+    assert!(
+        out.contains("host calls: log ×1, config ×1") && out.contains("3 calls: p50 "),
+        "{out}"
+    );
+    let (ok, out) = hookgate(&["plugin", "check", wasm.to_str().unwrap()], &project);
+    assert!(
+        ok && out.contains("link: ✓") && out.contains("instantiate: ✓"),
         "{out}"
     );
 
@@ -393,4 +401,13 @@ async fn a_new_python_author_goes_from_plugin_new_to_changed_deliveries() {
         )
     })
     .await;
+}
+
+/// `hookgate plugin test` on a scaffold's own sample event and config, plus `extra` flags.
+fn scaffold_test(project: &Path, wasm: &Path, extra: &[&str]) -> (bool, String) {
+    let wasm = wasm.to_str().unwrap();
+    let mut args = vec!["plugin", "test", wasm, "--event", "event.json"];
+    args.extend(["--config", "config.json"]);
+    args.extend(extra);
+    hookgate(&args, project)
 }

@@ -16,6 +16,7 @@ use clap::Subcommand;
 use super::input::json_file;
 use super::plugin_build::{self, Lang};
 use crate::builtin_plugins;
+use crate::plugins::{offline, PluginLimits};
 use crate::wasm_toolchain::{self, TargetStatus, WASM_TARGET};
 
 /// `hookgate plugin …`
@@ -53,11 +54,20 @@ pub enum PluginCommand {
         /// kv entries to preload (a JSON object key → value).
         #[arg(long)]
         kv: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// Time N more calls after the one shown (each on a fresh instance, as in the
+        /// gateway) and print p50/p99, split into instantiate, handle and teardown.
+        #[arg(long, default_value_t = 10)]
+        repeat: u32,
     },
-    /// Does FILE implement hookgate:plugin's world? Which version, which imports?
+    /// Will the gateway load FILE? Each step of a load on the gateway's own engine and linker
+    /// (compile, cache load, world, link, one instance under the limits), then its imports.
     Check {
         /// The .wasm component.
         file: PathBuf,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// The plugins compiled into this binary, with their sha256 (what `use: NAME` runs).
     List {
@@ -65,6 +75,32 @@ pub enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A plugin's limits, as `plugins.NAME.memory` and `.timeout` set them in the config.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Memory cap, e.g. `64MiB` (the config's `memory`).
+    #[arg(long, default_value = "32MiB", value_parser = parse_memory)]
+    memory: usize,
+    /// Deadline per call, e.g. `250ms` (the config's `timeout`).
+    #[arg(long, default_value = "100ms", value_parser = crate::config::parse_duration)]
+    timeout: std::time::Duration,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> PluginLimits {
+        PluginLimits {
+            memory_bytes: self.memory,
+            timeout: self.timeout,
+            ..PluginLimits::default()
+        }
+    }
+}
+
+fn parse_memory(s: &str) -> Result<usize, String> {
+    let bytes = crate::config::parse_size(s)?;
+    usize::try_from(bytes).map_err(|_| format!("{s}: too large"))
 }
 
 /// `plugin new --lang`.
@@ -96,7 +132,9 @@ fn find_sdk() -> Option<PathBuf> {
 }
 
 /// Runs a `plugin` subcommand; `Ok(false)` means "ran, but the answer is no" (exit 1).
-pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
+///
+/// `log` is the global `--log` filter: `plugin test` shows the plugin's lines it lets through.
+pub async fn run(cmd: PluginCommand, log: &str) -> anyhow::Result<bool> {
     match cmd {
         PluginCommand::New { name, lang, sdk } => {
             if name.is_empty()
@@ -182,7 +220,8 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
             list_builtins(json);
             Ok(true)
         }
-        PluginCommand::Check { file } => match crate::plugins::offline::check(&file) {
+        PluginCommand::Check { file, limits } => match offline::check(&file, limits.limits()).await
+        {
             Ok(report) => {
                 print!("{report}");
                 Ok(true)
@@ -197,8 +236,10 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
             event,
             config,
             kv,
+            limits,
+            repeat,
         } => {
-            let input = crate::plugins::offline::TestInput {
+            let input = offline::TestInput {
                 event: json_file(&event)?,
                 config: config
                     .as_deref()
@@ -210,8 +251,11 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<bool> {
                     Some(serde_json::Value::Object(m)) => m,
                     Some(_) => bail!("--kv must be a JSON object of key → value"),
                 },
+                limits: limits.limits(),
+                repeat,
+                log: log.to_string(),
             };
-            match crate::plugins::offline::test(&file, input).await {
+            match offline::test(&file, input).await {
                 Ok(report) => {
                     print!("{report}");
                     Ok(true)

@@ -94,6 +94,18 @@ fn settle<R>(
     }
 }
 
+/// Where one call's time went: what `plugin test --repeat` reports, so an author can tell the
+/// cost of a fresh instance from the cost of their own code.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct CallTiming {
+    /// Creating the instance (copy-on-write memory image, start functions).
+    pub(super) instantiate: Duration,
+    /// The guest's `handle`, host imports included.
+    pub(super) handle: Duration,
+    /// Dropping the store: the pool resets the instance's memory for the next call.
+    pub(super) teardown: Duration,
+}
+
 /// Calls `plugin`'s `handle` once on a fresh instance; a `deliver` output is validated.
 pub(super) async fn call(
     plugin: &LoadedPlugin,
@@ -101,16 +113,45 @@ pub(super) async fn call(
     config_json: &str,
     delivery: &Delivery,
 ) -> Result<Decision, PluginError> {
+    call_timed(plugin, services, config_json, delivery).await.0
+}
+
+/// [`call`], also saying where the time went.
+pub(super) async fn call_timed(
+    plugin: &LoadedPlugin,
+    services: &Services,
+    config_json: &str,
+    delivery: &Delivery,
+) -> (Result<Decision, PluginError>, CallTiming) {
+    let mut timing = CallTiming::default();
     let mut store = fresh_store(plugin, services, config_json, &delivery.id);
     let run = async {
+        let started = Instant::now();
         let instance =
             (plugin.pre.instantiate_async(&mut store).await).map_err(Failure::Instantiate)?;
         let handler = (plugin.handler.load(&mut store, &instance)).map_err(Failure::Instantiate)?;
-        (handler.call_handle(&mut store, delivery).await).map_err(Failure::Call)
+        let instantiated = Instant::now();
+        timing.instantiate = instantiated - started;
+        let returned = (handler.call_handle(&mut store, delivery).await).map_err(Failure::Call);
+        timing.handle = instantiated.elapsed();
+        returned
     };
     let result = tokio::time::timeout(plugin.policy.limits.timeout + HOST_SLACK, run).await;
+    let settled = settle(result, plugin, &store);
+    let started = Instant::now();
+    drop(store);
+    timing.teardown = started.elapsed();
+    (judge(plugin, settled), timing)
+}
+
+/// The guest's answer as the chain sees it: its own `err`, or a `deliver` output checked
+/// against the output rules.
+fn judge(
+    plugin: &LoadedPlugin,
+    returned: Result<Result<Decision, String>, PluginError>,
+) -> Result<Decision, PluginError> {
     let name = &*plugin.policy.name;
-    match settle(result, plugin, &store)? {
+    match returned? {
         Err(message) => Err(PluginError::Guest {
             plugin: name.to_string(),
             message,
@@ -126,6 +167,22 @@ pub(super) async fn call(
         }
         Ok(decision @ Decision::Drop(_)) => Ok(decision),
     }
+}
+
+/// Creates one instance and drops it, calling nothing: how `plugin check` proves the component
+/// fits the instance pool and its memory cap, which linking alone cannot tell.
+pub(super) async fn instantiate_only(
+    plugin: &LoadedPlugin,
+    services: &Services,
+) -> Result<Duration, PluginError> {
+    let mut store = fresh_store(plugin, services, "null", "plugin-check");
+    let run = async {
+        let started = Instant::now();
+        (plugin.pre.instantiate_async(&mut store).await).map_err(Failure::Instantiate)?;
+        Ok(started.elapsed())
+    };
+    let result = tokio::time::timeout(plugin.policy.limits.timeout + HOST_SLACK, run).await;
+    settle(result, plugin, &store)
 }
 
 /// Asks `plugin` (its `validate` export, WIT 0.1.1) what is wrong with a chain entry's config,

@@ -103,13 +103,10 @@ pub enum ChainOutcome {
     },
 }
 
-impl PluginHost {
-    /// Runs `chain` over `input`. Uses one snapshot of the loaded plugins for the whole chain,
-    /// so a concurrent reload never mixes versions within one delivery.
-    pub async fn run_chain(&self, chain: &[ChainEntry], input: Input) -> ChainOutcome {
-        let _running = self.inner.ticker.running();
-        let plugins: Arc<HashMap<String, Arc<LoadedPlugin>>> = self.inner.plugins.load_full();
-        let mut delivery = Delivery {
+impl From<Input> for Delivery {
+    /// The WIT record the first plugin of a chain receives.
+    fn from(input: Input) -> Delivery {
+        Delivery {
             id: input.delivery_id,
             event: Event {
                 id: input.event.id,
@@ -127,7 +124,17 @@ impl PluginHost {
                 .into_iter()
                 .map(|(name, value)| Header { name, value })
                 .collect(),
-        };
+        }
+    }
+}
+
+impl PluginHost {
+    /// Runs `chain` over `input`. Uses one snapshot of the loaded plugins for the whole chain,
+    /// so a concurrent reload never mixes versions within one delivery.
+    pub async fn run_chain(&self, chain: &[ChainEntry], input: Input) -> ChainOutcome {
+        let _running = self.inner.ticker.running();
+        let plugins: Arc<HashMap<String, Arc<LoadedPlugin>>> = self.inner.plugins.load_full();
+        let mut delivery = Delivery::from(input);
         let mut applied = Vec::with_capacity(chain.len());
         for entry in chain {
             let plugin = match plugins.get(&entry.plugin) {

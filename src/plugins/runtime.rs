@@ -2,8 +2,9 @@
 //! plugins (one `InstancePre` each), swapped atomically on (re)load.
 //!
 //! Readers (`run_chain`) take one snapshot of the registry (`ArcSwap`), so a reload never
-//! changes plugins under a running chain. Loads are serialized by an async mutex (they are rare)
-//! and compile on the blocking pool. A failed (re)load leaves the last good version in the
+//! changes plugins under a running chain. Loads of one plugin are serialized by its own async
+//! mutex (loads of different plugins run side by side) and compile on the blocking pool, with
+//! Cranelift's worker threads at low CPU priority (`engine.rs`). A failed (re)load leaves the last good version in the
 //! registry and records the error in `status()`.
 
 use std::borrow::Cow;
@@ -159,8 +160,10 @@ pub(super) struct Inner {
     pub(super) plugins: ArcSwap<HashMap<String, Arc<LoadedPlugin>>>,
     /// A std mutex: held only for short map updates, never across an await.
     pub(super) records: Mutex<BTreeMap<String, Record>>,
-    /// Serializes loads so two reloads of one plugin cannot finish out of order.
-    pub(super) load_lock: tokio::sync::Mutex<()>,
+    /// One lock per plugin name, so two loads of one plugin cannot finish out of order while
+    /// loads of different plugins run side by side: a 10 s compile of a Python component never
+    /// holds up the first use of a built-in or the reload of another plugin.
+    load_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The plugin runtime; cheap to clone (all clones share one engine and registry).
@@ -196,7 +199,7 @@ impl PluginHost {
                 },
                 plugins: ArcSwap::from_pointee(HashMap::new()),
                 records: Mutex::new(BTreeMap::new()),
-                load_lock: tokio::sync::Mutex::new(()),
+                load_locks: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -228,7 +231,7 @@ impl PluginHost {
             limits,
             grants,
         };
-        let _guard = self.inner.load_lock.lock().await;
+        let _guard = self.lock_loads_of(name).await;
         match self.load_locked(name, spec, None).await? {
             Some(loaded) => Ok(loaded),
             None => self.get(name).ok_or_else(|| PluginError::NotLoaded {
@@ -250,7 +253,7 @@ impl PluginHost {
             plugin: name.to_string(),
         };
         let builtin = crate::builtin_plugins::find(name).ok_or_else(not_loaded)?;
-        let _guard = self.inner.load_lock.lock().await;
+        let _guard = self.lock_loads_of(name).await;
         if let Some(p) = self.get(name) {
             return Ok(p);
         }
@@ -284,7 +287,16 @@ impl PluginHost {
         self.inner.records.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Load with `load_lock` held. `Ok(None)`: the file's digest was `skip_if_sha`.
+    /// Waits for any load of `name` in progress and holds off others until the guard drops.
+    pub(super) async fn lock_loads_of(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = (self.inner.load_locks.lock()).unwrap_or_else(|p| p.into_inner());
+            Arc::clone(locks.entry(name.to_string()).or_default())
+        };
+        lock.lock_owned().await
+    }
+
+    /// Load with `name`'s load lock held. `Ok(None)`: the file's digest was `skip_if_sha`.
     pub(super) async fn load_locked(
         &self,
         name: &str,
@@ -342,19 +354,7 @@ impl PluginHost {
         spec: &Spec,
         skip_if_sha: Option<String>,
     ) -> Result<Compiled, PluginError> {
-        if spec.limits.memory_bytes > MAX_PLUGIN_MEMORY || spec.limits.memory_bytes < (1 << 20) {
-            return Err(PluginError::load(
-                name,
-                format!(
-                    "memory limit must be between 1 MiB and {} MiB",
-                    MAX_PLUGIN_MEMORY >> 20
-                ),
-            ));
-        }
-        if spec.limits.timeout.is_zero() {
-            return Err(PluginError::load(name, "timeout must be positive"));
-        }
-        let policy = Arc::new(PluginPolicy::new(name, spec.limits, &spec.grants)?);
+        let policy = policy_for(name, spec)?;
         let inner = Arc::clone(&self.inner);
         let (name, spec) = (name.to_string(), spec.clone());
         tokio::task::spawn_blocking(move || {
@@ -363,6 +363,27 @@ impl PluginHost {
         .await
         .map_err(|e| PluginError::load("<host>", format!("compile task failed: {e}")))?
     }
+}
+
+/// The limits checked and the grants parsed: the policy every call of this version runs under.
+pub(super) fn policy_for(name: &str, spec: &Spec) -> Result<Arc<PluginPolicy>, PluginError> {
+    if spec.limits.memory_bytes > MAX_PLUGIN_MEMORY || spec.limits.memory_bytes < (1 << 20) {
+        return Err(PluginError::load(
+            name,
+            format!(
+                "memory limit must be between 1 MiB and {} MiB",
+                MAX_PLUGIN_MEMORY >> 20
+            ),
+        ));
+    }
+    if spec.limits.timeout.is_zero() {
+        return Err(PluginError::load(name, "timeout must be positive"));
+    }
+    Ok(Arc::new(PluginPolicy::new(
+        name,
+        spec.limits,
+        &spec.grants,
+    )?))
 }
 
 fn compile_blocking(
@@ -382,15 +403,32 @@ fn compile_blocking(
     let (component, cache) =
         cache::compile(&inner.engine, inner.cache_dir.as_deref(), &sha256, &bytes)
             .map_err(|e| fail("compiling", &format!("{e:#}")))?;
-    check_world(&inner.engine, &component).map_err(|e| PluginError::load(name, e))?;
+    let loaded = prepare(inner, name, spec, policy, &component, sha256, cache)?;
+    Ok(Compiled::Loaded(loaded, stamp))
+}
+
+/// Everything a load does after compiling: the world check, linking against the host's
+/// imports, finding the exports. Shared with `plugin check`, so its ✓ is the gateway's.
+pub(super) fn prepare(
+    inner: &Inner,
+    name: &str,
+    spec: Spec,
+    policy: Arc<PluginPolicy>,
+    component: &Component,
+    sha256: String,
+    cache: CacheOutcome,
+) -> Result<LoadedPlugin, PluginError> {
+    let fail =
+        |what: &str, e: &dyn std::fmt::Display| PluginError::load(name, format!("{what}: {e}"));
+    check_world(&inner.engine, component).map_err(|e| PluginError::load(name, e))?;
     let pre = inner
         .linker
-        .instantiate_pre(&component)
+        .instantiate_pre(component)
         .map_err(|e| fail("linking", &format!("{e:#}")))?;
     let handler =
         HandlerIndices::new(&pre).map_err(|e| fail("checking exports", &format!("{e:#}")))?;
     let validate = ValidateIndices::new(&pre).ok();
-    let loaded = LoadedPlugin {
+    Ok(LoadedPlugin {
         name: name.to_string(),
         source: spec.source,
         sha256,
@@ -401,8 +439,7 @@ fn compile_blocking(
         handler,
         validate,
         policy,
-    };
-    Ok(Compiled::Loaded(loaded, stamp))
+    })
 }
 
 /// Checks that the component targets `hookgate:plugin@0.1.x`'s world, naming what is wrong:

@@ -30,7 +30,7 @@ pub enum ReloadOutcome {
 impl PluginHost {
     /// Recompiles `name` from its configured path and swaps it in atomically.
     pub async fn reload(&self, name: &str) -> Result<Arc<LoadedPlugin>, PluginError> {
-        let _guard = self.inner.load_lock.lock().await;
+        let _guard = self.lock_loads_of(name).await;
         let spec = self
             .records()
             .get(name)
@@ -47,22 +47,18 @@ impl PluginHost {
     }
 
     /// Reloads every plugin whose file changed since it was last read; one entry per plugin.
+    /// Each plugin is checked under its own load lock, so a concurrent `load` of it (an API or
+    /// config change) is never overtaken with a stale spec.
     pub async fn reload_if_changed(&self) -> Vec<(String, ReloadOutcome)> {
-        let _guard = self.inner.load_lock.lock().await;
-        let candidates: Vec<_> = self
-            .records()
-            .iter()
-            .map(|(name, r)| {
-                (
-                    name.clone(),
-                    r.spec.clone(),
-                    r.stamp,
-                    r.status.sha256.clone(),
-                )
-            })
-            .collect();
-        let mut outcomes = Vec::with_capacity(candidates.len());
-        for (name, spec, stamp, sha) in candidates {
+        let names: Vec<String> = self.records().keys().cloned().collect();
+        let mut outcomes = Vec::with_capacity(names.len());
+        for name in names {
+            let _guard = self.lock_loads_of(&name).await;
+            let Some((spec, stamp, sha)) = (self.records().get(&name))
+                .map(|r| (r.spec.clone(), r.stamp, r.status.sha256.clone()))
+            else {
+                continue; // unloaded meanwhile
+            };
             // Built-ins live in the binary: they change only with it.
             let Some(path) = spec.source.path().map(|p| p.to_path_buf()) else {
                 continue;

@@ -16,6 +16,7 @@ mod cluster;
 mod endpoints;
 mod gateway;
 mod load;
+mod plugins;
 pub mod postgres;
 mod receiver;
 mod retention;
@@ -38,8 +39,11 @@ pub const SCENARIOS: &[&str] = &[
 ];
 /// Scenarios run only when named: `endpoints` creates up to 100,000 endpoints and takes
 /// minutes; `cluster` starts a PostgreSQL and several gateways; the retention pair compares
-/// with `e2e` and `latency` when run beside them; `sizing` fills two stores.
+/// with `e2e` and `latency` when run beside them; `sizing` fills two stores; the JS and Python
+/// plugin scenarios need their examples built first (`hookgate plugin build DIR`).
 pub const NAMED_ONLY: &[&str] = &[
+    "plugin-js",
+    "plugin-py",
     "endpoints",
     "cluster",
     "e2e-pruned",
@@ -87,6 +91,19 @@ pub struct BenchArgs {
         default_value = "plugins/target/wasm32-wasip2/release/redact.wasm"
     )]
     pub plugin: std::path::PathBuf,
+    /// JS plugin of the `plugin-js` scenario (the example `field-filter`, built with
+    /// `hookgate plugin build`).
+    #[arg(
+        long,
+        default_value = "plugins/js/examples/field-filter/target/field_filter.wasm"
+    )]
+    pub plugin_js: std::path::PathBuf,
+    /// Python plugin of the `plugin-py` scenario (the example `scrub`).
+    #[arg(
+        long,
+        default_value = "plugins/python/examples/scrub/target/scrub.wasm"
+    )]
+    pub plugin_py: std::path::PathBuf,
     /// Run the scenario list this many times, one round after another, and summarise the
     /// medians. Pairs measured a minute apart on a shared machine differ by ±15%; the median of
     /// interleaved rounds is what a ratio such as plugin/e2e should be judged on. From 5 rounds
@@ -183,7 +200,7 @@ pub async fn run(a: BenchArgs) -> anyhow::Result<()> {
         }));
     }
     if a.repeat > 1 {
-        print_medians(&scenarios, &all_rows);
+        print_medians(&scenarios, &all_rows, &a);
     }
     if let Some(p) = &a.out {
         write_json(p, &all_rows, &a)?;
@@ -265,10 +282,6 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// The plugin scenario's throughput target: deliveries/s with one transform plugin at least
-/// this share of deliveries/s without (issue 3).
-const PLUGIN_RATIO_TARGET: f64 = 0.8;
-
 /// A 95% interval for the median of `v`, by percentile bootstrap: 2,000 resamples with a fixed
 /// seed, so one set of rounds always prints the same interval. `None` below five values, where
 /// the interval would say nothing.
@@ -312,7 +325,7 @@ fn relative_spread(v: &[f64]) -> Option<f64> {
 /// After several rounds: each scenario's median rate, and the plugin/e2e ratio of every round
 /// (the issue's throughput target) with its median, that median's 95% interval, and how many
 /// rounds fell below the target.
-fn print_medians(scenarios: &[String], rows: &[Value]) {
+fn print_medians(scenarios: &[String], rows: &[Value], a: &BenchArgs) {
     println!(
         "\nmedians over {} rounds",
         rows.iter()
@@ -336,46 +349,7 @@ fn print_medians(scenarios: &[String], rows: &[Value]) {
         );
     }
     retention::print_pair_medians(rows);
-    let (e2e, plugin) = (rates("e2e"), rates("plugin"));
-    let ratios: Vec<f64> = plugin
-        .iter()
-        .filter_map(|(round, p)| e2e.iter().find(|(r, _)| r == round).map(|(_, e)| p / e))
-        .collect();
-    if !ratios.is_empty() {
-        let m = median(ratios.clone());
-        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-        println!(
-            "plugin/e2e deliveries: median {m:.2}× (rounds: {})",
-            each.join(" ")
-        );
-        let below = ratios.iter().filter(|r| **r < PLUGIN_RATIO_TARGET).count();
-        match median_interval(&ratios) {
-            Some((lo, hi)) => println!(
-                "  95% interval of the median {lo:.2}–{hi:.2}; {below} of {} rounds below the {PLUGIN_RATIO_TARGET}× target",
-                ratios.len()
-            ),
-            None => println!(
-                "  {below} of {} rounds below the {PLUGIN_RATIO_TARGET}× target; 5 or more rounds also give the median's 95% interval",
-                ratios.len()
-            ),
-        }
-        // Whether this machine can show the target with single runs: the e2e rounds run the
-        // same code every time, so their spread is the noise a single ratio carries.
-        let e2e_rates: Vec<f64> = e2e.iter().map(|(_, x)| *x).collect();
-        if let Some(spread) = relative_spread(&e2e_rates) {
-            let gap = (m - PLUGIN_RATIO_TARGET) / m;
-            let verdict = if spread < gap.abs() {
-                "quiet enough: single runs agree with the median"
-            } else {
-                "too noisy for single runs: judge the median and its interval"
-            };
-            println!(
-                "  identical runs (e2e) spread ±{:.0}%; the median is {:+.0}% from the target: {verdict}",
-                spread * 100.0,
-                gap * 100.0
-            );
-        }
-    }
+    plugins::print_ratios(rows, a);
 }
 
 /// baseline, ingest, e2e, fanout, latency: load for `dur`, then wait for every delivery.
@@ -395,23 +369,8 @@ async fn load_scenario(sc: &str, a: &BenchArgs, dur: Duration) -> anyhow::Result
         "fanout" => a.endpoints,
         _ => 1,
     };
-    let mut setup = if sc == "plugin" {
-        let path = a.plugin.canonicalize().map_err(|e| {
-            anyhow!(
-                "{}: {e} (build the example plugins: cd plugins && cargo build --release --target wasm32-wasip2)",
-                a.plugin.display()
-            )
-        })?;
-        Setup {
-            endpoints,
-            plugins: format!(
-                "plugins:\n  transform: {{ path: \"{}\" }}\n",
-                path.display()
-            ),
-            endpoint_extra:
-                "    plugins: [ { use: transform, config: { remove: [/data/seq] } } ]\n".into(),
-            ..Setup::default()
-        }
+    let mut setup = if plugins::is_plugin_scenario(sc) {
+        plugins::setup(sc, a, endpoints)?
     } else {
         Setup {
             endpoints,

@@ -5,6 +5,7 @@ use super::HostState;
 
 impl Host for HostState {
     fn get(&mut self) -> String {
+        super::count(&self.policy.calls.config);
         self.config_json.clone()
     }
 }

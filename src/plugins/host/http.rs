@@ -110,6 +110,7 @@ fn pairs(headers: Vec<Header>) -> Vec<(String, String)> {
 impl HostState {
     /// Grant, origin and header checks; returns the request for the fetcher.
     fn http_prepare(&self, req: Request) -> Result<HttpRequest, String> {
+        super::count(&self.policy.calls.http);
         if self.policy.http_origins.is_empty() {
             return Err("http: not granted to this plugin (allow: { http: [...] })".into());
         }

@@ -33,6 +33,7 @@ pub trait KvBackend: Send + Sync {
 impl HostState {
     /// Grant and key checks shared by all three functions.
     fn kv_check(&self, key: &str) -> Result<(), String> {
+        super::count(&self.policy.calls.kv);
         if !self.policy.kv {
             return Err("kv: not granted to this plugin (allow: { kv: true })".into());
         }

@@ -98,6 +98,7 @@ pub(in super::super) fn emit(state: &HostState, level: Level, source: &str, mess
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
+        super::count(&self.policy.calls.log);
         emit(self, level, "log", &message);
     }
 }

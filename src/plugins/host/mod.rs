@@ -10,6 +10,7 @@ pub(super) mod kv;
 pub(super) mod log;
 pub(super) mod wasi;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -42,6 +43,39 @@ pub(super) struct PluginPolicy {
     pub(super) http_origins: Vec<http::Origin>,
     /// Shared across calls so the rate limit is per plugin, not per call.
     pub(super) log: log::LogLimiter,
+    /// Which imports the plugin called, over its lifetime (what `plugin test` reports as the
+    /// grants it needs: JS and Python components import every interface whether used or not).
+    pub(super) calls: HostCalls,
+}
+
+/// Calls of each Hookgate import, counted whether or not the grant allowed them.
+#[derive(Debug, Default)]
+pub(super) struct HostCalls {
+    pub(super) log: AtomicU64,
+    pub(super) config: AtomicU64,
+    pub(super) kv: AtomicU64,
+    pub(super) http: AtomicU64,
+}
+
+impl HostCalls {
+    /// `(import, calls)` for each import called at least once.
+    pub(super) fn used(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("log", &self.log),
+            ("config", &self.config),
+            ("kv", &self.kv),
+            ("http", &self.http),
+        ]
+        .into_iter()
+        .map(|(name, n)| (name, n.load(Ordering::Relaxed)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+    }
+}
+
+/// Counts one call of an import.
+pub(super) fn count(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 impl PluginPolicy {
@@ -62,6 +96,7 @@ impl PluginPolicy {
             kv: grants.kv,
             http_origins,
             log: log::LogLimiter::default(),
+            calls: HostCalls::default(),
         })
     }
 }
