@@ -95,6 +95,20 @@ async fn js_and_python_examples_change_exactly_what_they_should() {
         recv.got_on("/ff")[0].json()["data"],
         json!({"id": "in_1", "amount": 42})
     );
+    // Text beyond ASCII, in a 60 KB body, goes through the sandbox's UTF-8 codec (native
+    // base64 and URI built-ins, not a per-byte loop) intact and inside the 100 ms deadline.
+    let d = api
+        .publish_one(
+            "ff.x",
+            json!({"id": "in_é€𝄞日本", "amount": 1, "note": "ü".repeat(30_000)}),
+        )
+        .await;
+    let done = api.wait_status(&d, &["succeeded", "failed", "dead"]).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        recv.got_on("/ff")[1].json()["data"],
+        json!({"id": "in_é€𝄞日本", "amount": 1})
+    );
     let d = api.publish_one("ff.x", json!({"amount": 1})).await;
     let d = api.wait_status(&d, &["filtered"]).await;
     assert_eq!(d["status"], "filtered", "{d}");

@@ -19,6 +19,16 @@ DETECTORS = {
     "card": re.compile(r"\b(?:\d[ -]?){12,18}\d\b"),
 }
 
+# What a string must contain for a detector to find anything in it: most strings in an event
+# hold neither, and a substring test is far cheaper than a regex scan (in the sandbox, a
+# 64 KiB event took 5 ms of scanning without this).
+_CANNOT_MATCH = {
+    "email": lambda text: "@" not in text,
+    "card": lambda text: len(text) < 13 or _DIGITS.search(text) is None,
+}
+_DIGITS = re.compile(r"\d")
+_SEPARATORS = re.compile(r"[ -]")
+
 
 def luhn(digits: str) -> bool:
     total = 0
@@ -30,13 +40,18 @@ def luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _mask_card(mask: str):
+    def sub(m):
+        return mask if luhn(_SEPARATORS.sub("", m.group(0))) else m.group(0)
+    return sub
+
+
 def mask_text(text: str, patterns, mask: str) -> str:
     for name in patterns:
-        def sub(m):
-            if name == "card" and not luhn(re.sub(r"[ -]", "", m.group(0))):
-                return m.group(0)
-            return mask
-        text = DETECTORS[name].sub(sub, text)
+        if _CANNOT_MATCH[name](text):
+            continue
+        # A function, not the mask itself: `sub` would read `\1` or `\g<0>` in a mask as a group.
+        text = DETECTORS[name].sub(_mask_card(mask) if name == "card" else lambda _: mask, text)
     return text
 
 

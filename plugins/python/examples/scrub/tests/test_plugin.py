@@ -34,3 +34,14 @@ def test_a_bad_config_is_refused_by_pointer():
     found = MockGateway().validate(handler, {"fields": ["/id"], "patterns": ["ssn"]})
     assert [p.pointer for p in found] == ["/fields/0", "/patterns/0"]
     assert "expected one of: email, card" in found[1].message
+
+
+def test_a_card_written_with_a_separator_after_every_digit_is_still_masked():
+    event = {"type": "t", "data": {"note": "4-2-4-2-4-2-4-2-4-2-4-2-4-2-4-2"}}
+    out = MockGateway(config={"patterns": ["card"]}).run(handler, event)
+    assert out.json()["data"]["note"] == "[redacted]"
+
+
+def test_the_mask_is_used_as_it_is_written():
+    out = MockGateway(config={"patterns": ["email"], "mask": r"\g<0>"}).run(handler, EVENT)
+    assert out.json()["data"]["customer"]["email"] == r"\g<0>"
