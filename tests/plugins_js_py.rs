@@ -417,6 +417,83 @@ async fn a_new_python_author_goes_from_plugin_new_to_changed_deliveries() {
     .await;
 }
 
+/// A JS plugin counting the calls its instance has served in a module variable, so the header
+/// it sets tells which instance served a delivery.
+const COUNTING_PLUGIN: &str = r#"
+let served = 0;
+export function handle(delivery) {
+  served += 1;
+  if (delivery.json().data.fail) throw new Error(`failing on call ${served}`);
+  return delivery.setHeader("x-served", String(served));
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reuse_keeps_an_instance_for_n_calls_and_drops_it_after_a_failure() {
+    let t = TestDir::new();
+    let (ok, out) = hookgate(&["plugin", "new", "counter", "--lang", "js"], t.path());
+    assert!(ok, "{out}");
+    let project = t.path().join("counter");
+    std::fs::write(project.join("src/plugin.js"), COUNTING_PLUGIN).unwrap();
+    let wasm = build(&project);
+    let recv = Receiver::start().await;
+    let yaml = base_config(&format!(
+        "plugins:\n{}{}endpoints:\n{}{}",
+        plugin_entry("fresh", &wasm, ""),
+        plugin_entry("reused", &wasm, ", reuse: 3"),
+        endpoint("f", "{ use: fresh }"),
+        endpoint("r", "{ use: reused, on_error: drop }"),
+    ));
+    let gw = Gateway::start_compiling(&t.write_config(&yaml, &recv.base));
+    let api = Api::new(&gw);
+    let served = |id: &str| {
+        let got = recv.got_on(&format!("/{id}"));
+        got.iter()
+            .map(|r| r.header("x-served").unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+    };
+    // One call at a time, so every call finds the instance the previous one left idle.
+    let send = |id: &'static str, data: Value, want: &'static str| {
+        let api = &api;
+        async move {
+            let d = api.publish_one(&format!("{id}.x"), data).await;
+            let d = api.wait_status(&d, &[want]).await;
+            assert_eq!(d["status"], want, "{d}");
+            d
+        }
+    };
+    for _ in 0..3 {
+        send("f", json!({}), "succeeded").await;
+    }
+    assert_eq!(
+        served("f"),
+        ["1", "1", "1"],
+        "the default is a fresh instance per call"
+    );
+    for _ in 0..4 {
+        send("r", json!({}), "succeeded").await;
+    }
+    assert_eq!(
+        served("r"),
+        ["1", "2", "3", "1"],
+        "an instance serves `reuse` calls, then a fresh one starts over"
+    );
+    let failed = send("r", json!({"fail": true}), "filtered").await;
+    assert!(
+        failed["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("failing on call 2"),
+        "{failed}"
+    );
+    send("r", json!({}), "succeeded").await;
+    assert_eq!(
+        served("r").last().map(String::as_str),
+        Some("1"),
+        "an instance that failed a call is dropped, not reused"
+    );
+}
+
 /// `hookgate plugin test` on a scaffold's own sample event and config, plus `extra` flags.
 fn scaffold_test(project: &Path, wasm: &Path, extra: &[&str]) -> (bool, String) {
     let wasm = wasm.to_str().unwrap();

@@ -86,6 +86,9 @@ pub struct LimitArgs {
     /// Deadline per call, e.g. `250ms` (the config's `timeout`).
     #[arg(long, default_value = "100ms", value_parser = crate::config::parse_duration)]
     timeout: std::time::Duration,
+    /// Calls per instance before a fresh one (the config's `reuse`; 1 = fresh every call).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    reuse: u32,
 }
 
 impl LimitArgs {
@@ -93,6 +96,7 @@ impl LimitArgs {
         PluginLimits {
             memory_bytes: self.memory,
             timeout: self.timeout,
+            reuse: self.reuse,
             ..PluginLimits::default()
         }
     }

@@ -67,7 +67,7 @@ const STORAGE: &[&str] = &[
     "lease",
     "min_free",
 ];
-const PLUGIN: &[&str] = &["path", "memory", "timeout", "allow"];
+const PLUGIN: &[&str] = &["path", "memory", "timeout", "allow", "reuse"];
 const PLUGIN_ALLOW: &[&str] = &["kv", "http"];
 
 /// Reads the whole file. The result is only used when `ctx` has no diagnostics.
@@ -446,6 +446,14 @@ fn plugin(
     });
     let mut timeout = PluginConfig::DEFAULT_TIMEOUT;
     ctx.set(&mut timeout, &obj, "timeout", positive_duration);
+    let mut reuse = 1;
+    ctx.set(&mut reuse, &obj, "reuse", |s| match parse_positive(s)? {
+        n if n > PluginConfig::MAX_REUSE as usize => Err(format!(
+            "must be at most {} calls per instance",
+            PluginConfig::MAX_REUSE
+        )),
+        n => Ok(n as u32),
+    });
     let mut allow = PluginAllow::default();
     if let Some(a) = obj
         .get("allow")
@@ -467,6 +475,7 @@ fn plugin(
         memory,
         timeout,
         allow,
+        reuse,
     })
 }
 

@@ -466,6 +466,9 @@ pub struct PluginConfig {
     pub timeout: Duration,
     /// Host capabilities granted to the plugin (default: none).
     pub allow: PluginAllow,
+    /// Calls one instance may serve before it is dropped (default 1: a fresh instance per
+    /// call). Above 1 the plugin's globals outlive a call; see `plugins::warm`.
+    pub reuse: u32,
 }
 
 impl PluginConfig {
@@ -473,6 +476,9 @@ impl PluginConfig {
     pub const DEFAULT_MEMORY: u64 = 32 * 1024 * 1024;
     /// Time limit when `timeout` is not given.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(100);
+    /// Largest `reuse`: an instance's heap and globals are bounded by its memory cap either
+    /// way, but a bound keeps a leak in a plugin's own state from living for days.
+    pub const MAX_REUSE: u32 = 10_000;
 
     /// A built-in plugin with the default limits and no grants: what `use: filter` means when
     /// the file has no `plugins: { filter: … }` entry.
@@ -482,6 +488,7 @@ impl PluginConfig {
             memory: Self::DEFAULT_MEMORY,
             timeout: Self::DEFAULT_TIMEOUT,
             allow: PluginAllow::default(),
+            reuse: 1,
         }
     }
 }

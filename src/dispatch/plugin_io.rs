@@ -86,6 +86,7 @@ fn limits(p: &PluginConfig) -> PluginLimits {
     PluginLimits {
         memory_bytes: usize::try_from(p.memory).unwrap_or(usize::MAX),
         timeout: p.timeout,
+        reuse: p.reuse,
         ..PluginLimits::default()
     }
 }

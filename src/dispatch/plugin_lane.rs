@@ -10,8 +10,9 @@
 //! their chains too, and the batch is as long as the burst (under perf, the lane's CPU per
 //! delivery fell by about a third with this).
 //!
-//! A lane does not serialise waiting: chains are polled together (`FuturesUnordered`), so one
-//! waiting on its `http` import or yielding at an epoch tick lets the next one run. Once a busy
+//! A lane does not serialise waiting: up to `RUNNING_PER_LANE` chains are polled together
+//! (`FuturesUnordered`), so one waiting on its `http` import or yielding at an epoch tick lets
+//! the next one run; the rest wait their turn, not half-run in memory. Once a busy
 //! stretch has lasted an epoch tick, the lane yields to the runtime after the next chain ends,
 //! so a stream of short chains does not hold a worker thread from ingest and deliveries. The
 //! lane count follows the machine (half the cores, at least one), so plugins never take every
@@ -20,6 +21,7 @@
 //! The host has a fixed instance pool; a chain first takes a slot (waiting for one rather than
 //! failing), so a lane never holds more chains than the pool can instantiate.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -104,18 +106,33 @@ impl PluginLanes {
     }
 }
 
-/// One lane: takes jobs as they come and polls every running chain until the senders are gone
-/// (or `token` is cancelled) and nothing is left running. Jobs still queued then are dropped:
-/// their callers get `None`.
+/// Chains one lane runs at once; more wait in its queue. A fresh-instance call that outlasts an
+/// epoch tick yields, and the lane then polls the next chain: without a bound every queued chain
+/// was instantiated and half-run together. With the Python example (2.5 ms a call alone) and
+/// 64 deliveries in flight that put ~128 Python instances in memory at once: 23–63
+/// deliveries/s at 1.4–1.5 GiB RSS, every call's pages cold. Bounded at 8 (2 measured the
+/// same): 322–332/s at 410 MiB, and JS 1,743 → 2,168–2,322/s (`hookgate bench e2e plugin-js
+/// plugin-py --seconds 5`). A few at a time still lets a chain waiting on its `http` import
+/// overlap with the others.
+const RUNNING_PER_LANE: usize = 8;
+
+/// One lane: takes jobs as they come, runs up to [`RUNNING_PER_LANE`] of them at once, until
+/// the senders are gone (or `token` is cancelled) and nothing is left running. Jobs still
+/// queued then are dropped: their callers get `None`.
 async fn lane(
     host: Arc<PluginHost>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     token: CancellationToken,
 ) {
     let mut running = FuturesUnordered::new();
+    let mut queued = VecDeque::new();
     let mut open = true;
     let mut since_yield = Instant::now();
     loop {
+        while running.len() < RUNNING_PER_LANE {
+            let Some(job) = queued.pop_front() else { break };
+            running.push(run_job(Arc::clone(&host), job));
+        }
         tokio::select! {
             // Finish what runs before taking more: keeps the batch warm and bounded.
             biased;
@@ -130,25 +147,26 @@ async fn lane(
             _ = token.cancelled(), if open => open = false,
             job = jobs.recv(), if open => match job {
                 Some(job) => {
-                    if running.is_empty() {
+                    if running.is_empty() && queued.is_empty() {
                         // Idle until now: a busy stretch starts here. Deliveries come in
                         // bursts (one scheduler scan starts many), so first let the tasks
                         // already woken queue their chains too: they then run back to back.
                         tokio::task::yield_now().await;
                         since_yield = Instant::now();
                     }
-                    for job in std::iter::once(job).chain(std::iter::from_fn(|| jobs.try_recv().ok())) {
-                        let host = Arc::clone(&host);
-                        running.push(async move {
-                            let outcome = host.run_chain(&job.chain, job.input).await;
-                            // The delivery task may have gone (shutdown): nothing to tell it.
-                            let _ = job.reply.send(outcome);
-                        });
-                    }
+                    queued.push_back(job);
+                    queued.extend(std::iter::from_fn(|| jobs.try_recv().ok()));
                 }
                 None => open = false,
             },
             else => break,
         }
     }
+}
+
+/// Runs one job's chain and hands its outcome back.
+async fn run_job(host: Arc<PluginHost>, job: Job) {
+    let outcome = host.run_chain(&job.chain, job.input).await;
+    // The delivery task may have gone (shutdown): nothing to tell it.
+    let _ = job.reply.send(outcome);
 }

@@ -11,7 +11,8 @@
 //! outer `tokio::time::timeout` is the last line of defence.
 //!
 //! A fresh instance per call means no state leaks between deliveries (statics start over);
-//! with the pooling allocator and keep-resident memory it is cheap.
+//! with the pooling allocator and keep-resident memory it is cheap. A plugin configured with
+//! `reuse: N` trades that for speed (`warm.rs`): `call_reusing` takes an idle instance.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use super::error::PluginError;
 use super::host::{wasi, HostState, Services};
 use super::limits::{check_output, MemoryLimiter};
 use super::runtime::LoadedPlugin;
+use super::warm::Warm;
 
 /// Extra time past the deadline before the outer timeout gives up on a call stuck in the host.
 const HOST_SLACK: Duration = Duration::from_millis(50);
@@ -65,14 +67,29 @@ fn fresh_store(
     let mut store = Store::new(plugin.pre.engine(), state);
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
+    // The deadline is read from the store's data, not captured: a reused instance
+    // (`warm.rs`) gets a new one per call.
+    store.epoch_deadline_callback(|ctx| {
+        if Instant::now() >= ctx.data().deadline {
             Err(wasmtime::Error::new(DeadlineExceeded))
         } else {
             Ok(UpdateDeadline::Yield(1))
         }
     });
     store
+}
+
+/// Readies a reused instance's store for the next call: what [`fresh_store`] sets per call.
+fn rearm(store: &mut Store<HostState>, services: &Services, config_json: &str, delivery_id: &str) {
+    let state = store.data_mut();
+    state.config_json.clear();
+    state.config_json.push_str(config_json);
+    state.delivery_id.clear();
+    state.delivery_id.push_str(delivery_id);
+    state.deadline = Instant::now() + state.policy.limits.timeout;
+    state.services = services.clone();
+    state.limiter.hit = false;
+    store.set_epoch_deadline(1);
 }
 
 /// Turns the outcome of a guarded call into the guest's answer or the precise `PluginError`,
@@ -123,6 +140,9 @@ pub(super) async fn call_timed(
     config_json: &str,
     delivery: &Delivery,
 ) -> (Result<Decision, PluginError>, CallTiming) {
+    if plugin.limits.reuse > 1 {
+        return call_reusing(plugin, services, config_json, delivery).await;
+    }
     let mut timing = CallTiming::default();
     let mut store = fresh_store(plugin, services, config_json, &delivery.id);
     let run = async {
@@ -142,6 +162,69 @@ pub(super) async fn call_timed(
     drop(store);
     timing.teardown = started.elapsed();
     (judge(plugin, settled), timing)
+}
+
+/// [`call_timed`] for a plugin with `reuse` above 1: an idle instance of `plugin` when there
+/// is one (no instantiation, no teardown), else a new one; kept for the next call after a
+/// clean answer, dropped after any failure or its `reuse`-th call (`warm.rs`).
+async fn call_reusing(
+    plugin: &LoadedPlugin,
+    services: &Services,
+    config_json: &str,
+    delivery: &Delivery,
+) -> (Result<Decision, PluginError>, CallTiming) {
+    let mut timing = CallTiming::default();
+    let (mut store, warm_handler, calls) = match plugin.warm.take() {
+        Some(mut warm) => {
+            rearm(&mut warm.store, services, config_json, &delivery.id);
+            (warm.store, Some(warm.handler), warm.calls)
+        }
+        None => (
+            fresh_store(plugin, services, config_json, &delivery.id),
+            None,
+            0,
+        ),
+    };
+    let run = async {
+        let handler = match warm_handler {
+            Some(handler) => handler,
+            None => {
+                let started = Instant::now();
+                let instance = (plugin.pre.instantiate_async(&mut store).await)
+                    .map_err(Failure::Instantiate)?;
+                let handler =
+                    (plugin.handler.load(&mut store, &instance)).map_err(Failure::Instantiate)?;
+                timing.instantiate = started.elapsed();
+                handler
+            }
+        };
+        let started = Instant::now();
+        let returned = handler.call_handle(&mut store, delivery).await;
+        timing.handle = started.elapsed();
+        returned.map(|r| (r, handler)).map_err(Failure::Call)
+    };
+    let result = tokio::time::timeout(plugin.policy.limits.timeout + HOST_SLACK, run).await;
+    let settled = settle(result, plugin, &store);
+    let (returned, handler) = match settled {
+        Ok((returned, handler)) => (Ok(returned), Some(handler)),
+        Err(e) => (Err(e), None),
+    };
+    let judged = judge(plugin, returned);
+    match handler {
+        Some(handler) if judged.is_ok() && calls + 1 < plugin.limits.reuse => {
+            plugin.warm.put(Warm {
+                store,
+                handler,
+                calls: calls + 1,
+            });
+        }
+        _ => {
+            let started = Instant::now();
+            drop(store);
+            timing.teardown = started.elapsed();
+        }
+    }
+    (judged, timing)
 }
 
 /// The guest's answer as the chain sees it: its own `err`, or a `deliver` output checked

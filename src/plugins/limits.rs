@@ -30,6 +30,9 @@ pub struct PluginLimits {
     pub timeout: Duration,
     /// Cap on output body + header names and values, in bytes.
     pub max_output_bytes: usize,
+    /// Calls one instance serves before it is dropped; 1 (the default) is a fresh instance
+    /// per call. See `warm.rs` for what is shared when it is more.
+    pub reuse: u32,
 }
 
 impl Default for PluginLimits {
@@ -38,6 +41,7 @@ impl Default for PluginLimits {
             memory_bytes: DEFAULT_MEMORY_BYTES,
             timeout: DEFAULT_TIMEOUT,
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+            reuse: 1,
         }
     }
 }

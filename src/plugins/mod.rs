@@ -17,12 +17,14 @@
 //! - `limits.rs`: memory cap (`ResourceLimiter`), default deadline, output and header rules.
 //! - `host/`: one file per import (`log`, `config`, `kv`, `http`) plus `wasi` (empty WASI p2
 //!   context, captured stdout/stderr). Each import checks the plugin's grant first.
-//! - `call.rs`: one call on a fresh instance; error classification.
+//! - `call.rs`: one call on a fresh instance (or a reused one); error classification.
+//! - `warm.rs`: opt-in instance reuse (`reuse: N`): a plugin's idle instances, bounded.
 //! - `runtime.rs`: `PluginHost`, loading, the registry (swapped atomically), status.
 //! - `chain.rs`: `run_chain` and the `on_error` policies.
 //! - `watch.rs`: `reload`, `reload_if_changed` (driven by the gateway's file watcher).
 //!
-//! Invariants: every call gets a fresh instance (no state survives a delivery); a plugin only
+//! Invariants: every call gets a fresh instance (no state survives a delivery) unless the
+//! operator opted the plugin into `reuse`, which is then dropped after any failure; a plugin only
 //! reaches kv/http when granted; a failed reload never takes the last good version out of
 //! service; guest code never blocks a tokio worker for more than one epoch tick.
 
@@ -39,6 +41,7 @@ mod limits;
 pub mod offline;
 mod runtime;
 mod validate;
+mod warm;
 mod watch;
 
 pub use self::cache::CacheOutcome;

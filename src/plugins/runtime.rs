@@ -104,6 +104,8 @@ pub struct LoadedPlugin {
     /// Where `validate` sits, for components built against WIT 0.1.1 or later.
     pub(super) validate: Option<ValidateIndices>,
     pub(super) policy: Arc<PluginPolicy>,
+    /// Idle instances, when `limits.reuse` lets an instance serve more than one call.
+    pub(super) warm: super::warm::WarmPool,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -174,7 +176,7 @@ pub struct PluginHost {
 
 /// Result of the blocking part of a load.
 pub(super) enum Compiled {
-    Loaded(LoadedPlugin, Option<(SystemTime, u64)>),
+    Loaded(Box<LoadedPlugin>, Option<(SystemTime, u64)>),
     /// The file's digest equals `skip_if_sha`: nothing to do.
     Unchanged(Option<(SystemTime, u64)>),
 }
@@ -326,7 +328,7 @@ impl PluginHost {
                 Ok(None)
             }
             Ok(Compiled::Loaded(loaded, stamp)) => {
-                let loaded = Arc::new(loaded);
+                let loaded: Arc<LoadedPlugin> = Arc::from(loaded);
                 record.stamp = stamp;
                 record.status.sha256 = Some(loaded.sha256.clone());
                 record.status.loaded_at = Some(loaded.loaded_at);
@@ -404,7 +406,7 @@ fn compile_blocking(
         cache::compile(&inner.engine, inner.cache_dir.as_deref(), &sha256, &bytes)
             .map_err(|e| fail("compiling", &format!("{e:#}")))?;
     let loaded = prepare(inner, name, spec, policy, &component, sha256, cache)?;
-    Ok(Compiled::Loaded(loaded, stamp))
+    Ok(Compiled::Loaded(Box::new(loaded), stamp))
 }
 
 /// Everything a load does after compiling: the world check, linking against the host's
@@ -439,6 +441,7 @@ pub(super) fn prepare(
         handler,
         validate,
         policy,
+        warm: Default::default(),
     })
 }
 
