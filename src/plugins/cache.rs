@@ -47,7 +47,9 @@ pub(super) fn compile(
     bytes: &[u8],
 ) -> wasmtime::Result<(Component, CacheOutcome)> {
     let Some(dir) = dir else {
-        return Ok((Component::new(engine, bytes)?, CacheOutcome::Disabled));
+        let component = Component::new(engine, bytes);
+        release_compile_memory();
+        return Ok((component?, CacheOutcome::Disabled));
     };
     let path = artifact_path(dir, engine, sha256);
     if let Ok(artifact) = std::fs::read(&path) {
@@ -71,6 +73,7 @@ pub(super) fn compile(
         }
     }
     let serialized = engine.precompile_component(bytes)?;
+    release_compile_memory();
     if let Err(e) = write_atomically(dir, &path, &serialized) {
         tracing::warn!(path = %path.display(), error = %e, "could not write compiled-plugin cache");
     }
@@ -81,6 +84,17 @@ pub(super) fn compile(
 
 /// Writes `data` to `path` via a unique temporary file in the same directory and a rename, so
 /// concurrent loaders and crashes never leave a truncated artifact under the final name.
+/// Gives the heap Cranelift used back to the system. glibc keeps freed memory in its arenas,
+/// so without this a gateway that compiled a Python component (~300 MiB at the peak, spread
+/// over the compile threads' arenas) kept that much RSS for good.
+fn release_compile_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only returns free heap pages to the kernel; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn write_atomically(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     static SEQ: AtomicU64 = AtomicU64::new(0);
