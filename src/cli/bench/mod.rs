@@ -44,6 +44,7 @@ pub const SCENARIOS: &[&str] = &[
 pub const NAMED_ONLY: &[&str] = &[
     "plugin-js",
     "plugin-py",
+    "plugin-py-reuse",
     "endpoints",
     "cluster",
     "e2e-pruned",

@@ -7,6 +7,8 @@
 //!   `seq` (issue 16's target: at least 0.25× of e2e).
 //! - `plugin-py`: the Python example `scrub`, masking `/data/seq` and scanning every string
 //!   for e-mail addresses (no target: reported beside the others).
+//! - `plugin-py-reuse`: `plugin-py` with `reuse: 1000` (an instance serves up to 1,000 calls),
+//!   what the opt-in buys end to end.
 //!
 //! Each does the same kind of work (parse the body, cut or mask one field, re-encode), so the
 //! ratios compare the runtimes rather than the plugins.
@@ -25,16 +27,19 @@ struct PluginScenario<'a> {
     wasm: &'a Path,
     build_hint: &'static str,
     config: &'static str,
+    /// Extra keys of the `plugins:` entry (limits, `reuse`).
+    entry: &'static str,
     target: Option<f64>,
 }
 
-fn all(a: &BenchArgs) -> [PluginScenario<'_>; 3] {
+fn all(a: &BenchArgs) -> [PluginScenario<'_>; 4] {
     [
         PluginScenario {
             name: "plugin",
             wasm: &a.plugin,
             build_hint: "cd plugins && cargo build --release --target wasm32-wasip2",
             config: "{ remove: [/data/seq] }",
+            entry: "",
             target: Some(0.8),
         },
         PluginScenario {
@@ -42,6 +47,7 @@ fn all(a: &BenchArgs) -> [PluginScenario<'_>; 3] {
             wasm: &a.plugin_js,
             build_hint: "hookgate plugin build plugins/js/examples/field-filter",
             config: "{ keep: [/data/sent_ns, /data/pad], require: [/data/seq] }",
+            entry: "",
             target: Some(0.25),
         },
         PluginScenario {
@@ -49,6 +55,15 @@ fn all(a: &BenchArgs) -> [PluginScenario<'_>; 3] {
             wasm: &a.plugin_py,
             build_hint: "hookgate plugin build plugins/python/examples/scrub",
             config: "{ fields: [/data/seq], patterns: [email] }",
+            entry: "",
+            target: None,
+        },
+        PluginScenario {
+            name: "plugin-py-reuse",
+            wasm: &a.plugin_py,
+            build_hint: "hookgate plugin build plugins/python/examples/scrub",
+            config: "{ fields: [/data/seq], patterns: [email] }",
+            entry: ", reuse: 1000",
             target: None,
         },
     ]
@@ -56,7 +71,7 @@ fn all(a: &BenchArgs) -> [PluginScenario<'_>; 3] {
 
 /// Whether `sc` is a plugin scenario.
 pub fn is_plugin_scenario(sc: &str) -> bool {
-    matches!(sc, "plugin" | "plugin-js" | "plugin-py")
+    matches!(sc, "plugin" | "plugin-js" | "plugin-py" | "plugin-py-reuse")
 }
 
 /// The gateway setup of plugin scenario `sc` with `endpoints` endpoints.
@@ -76,8 +91,9 @@ pub fn setup(sc: &str, a: &BenchArgs, endpoints: usize) -> anyhow::Result<Setup>
     Ok(Setup {
         endpoints,
         plugins: format!(
-            "plugins:\n  transform: {{ path: \"{}\" }}\n",
-            path.display()
+            "plugins:\n  transform: {{ path: \"{}\"{} }}\n",
+            path.display(),
+            s.entry
         ),
         endpoint_extra: format!(
             "    plugins: [ {{ use: transform, config: {} }} ]\n",
