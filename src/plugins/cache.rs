@@ -82,8 +82,6 @@ pub(super) fn compile(
     Ok((component, CacheOutcome::Miss))
 }
 
-/// Writes `data` to `path` via a unique temporary file in the same directory and a rename, so
-/// concurrent loaders and crashes never leave a truncated artifact under the final name.
 /// Gives the heap Cranelift used back to the system. glibc keeps freed memory in its arenas,
 /// so without this a gateway that compiled a Python component (~300 MiB at the peak, spread
 /// over the compile threads' arenas) kept that much RSS for good.
@@ -95,6 +93,8 @@ fn release_compile_memory() {
     }
 }
 
+/// Writes `data` to `path` via a unique temporary file in the same directory and a rename, so
+/// concurrent loaders and crashes never leave a truncated artifact under the final name.
 fn write_atomically(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     static SEQ: AtomicU64 = AtomicU64::new(0);

@@ -25,7 +25,7 @@ use super::error::PluginError;
 use super::host::{wasi, HostState, Services};
 use super::limits::{check_output, MemoryLimiter};
 use super::runtime::LoadedPlugin;
-use super::warm::Warm;
+use super::warm::{Handler, Warm};
 
 /// Extra time past the deadline before the outer timeout gives up on a call stuck in the host.
 const HOST_SLACK: Duration = Duration::from_millis(50);
@@ -146,22 +146,37 @@ pub(super) async fn call_timed(
     let mut timing = CallTiming::default();
     let mut store = fresh_store(plugin, services, config_json, &delivery.id);
     let run = async {
+        let handler = instantiate(plugin, &mut store, &mut timing).await?;
         let started = Instant::now();
-        let instance =
-            (plugin.pre.instantiate_async(&mut store).await).map_err(Failure::Instantiate)?;
-        let handler = (plugin.handler.load(&mut store, &instance)).map_err(Failure::Instantiate)?;
-        let instantiated = Instant::now();
-        timing.instantiate = instantiated - started;
         let returned = (handler.call_handle(&mut store, delivery).await).map_err(Failure::Call);
-        timing.handle = instantiated.elapsed();
+        timing.handle = started.elapsed();
         returned
     };
     let result = tokio::time::timeout(plugin.policy.limits.timeout + HOST_SLACK, run).await;
     let settled = settle(result, plugin, &store);
+    timing.teardown = teardown(store);
+    (judge(plugin, settled), timing)
+}
+
+/// A new instance of `plugin` in `store` and its `handle` export, timed into `timing`.
+async fn instantiate(
+    plugin: &LoadedPlugin,
+    store: &mut Store<HostState>,
+    timing: &mut CallTiming,
+) -> Result<Handler, Failure> {
+    let started = Instant::now();
+    let instance =
+        (plugin.pre.instantiate_async(&mut *store).await).map_err(Failure::Instantiate)?;
+    let handler = (plugin.handler.load(&mut *store, &instance)).map_err(Failure::Instantiate)?;
+    timing.instantiate = started.elapsed();
+    Ok(handler)
+}
+
+/// Drops `store` (the pool resets the instance's memory) and says how long that took.
+fn teardown(store: Store<HostState>) -> Duration {
     let started = Instant::now();
     drop(store);
-    timing.teardown = started.elapsed();
-    (judge(plugin, settled), timing)
+    started.elapsed()
 }
 
 /// [`call_timed`] for a plugin with `reuse` above 1: an idle instance of `plugin` when there
@@ -188,15 +203,7 @@ async fn call_reusing(
     let run = async {
         let handler = match warm_handler {
             Some(handler) => handler,
-            None => {
-                let started = Instant::now();
-                let instance = (plugin.pre.instantiate_async(&mut store).await)
-                    .map_err(Failure::Instantiate)?;
-                let handler =
-                    (plugin.handler.load(&mut store, &instance)).map_err(Failure::Instantiate)?;
-                timing.instantiate = started.elapsed();
-                handler
-            }
+            None => instantiate(plugin, &mut store, &mut timing).await?,
         };
         let started = Instant::now();
         let returned = handler.call_handle(&mut store, delivery).await;
@@ -210,19 +217,20 @@ async fn call_reusing(
         Err(e) => (Err(e), None),
     };
     let judged = judge(plugin, returned);
-    match handler {
+    // Kept for the next call if it answered cleanly, has calls left and the pool has room.
+    let not_kept = match handler {
         Some(handler) if judged.is_ok() && calls + 1 < plugin.limits.reuse => {
-            plugin.warm.put(Warm {
+            let warm = Warm {
                 store,
                 handler,
                 calls: calls + 1,
-            });
+            };
+            plugin.warm.put(warm).err().map(|refused| refused.store)
         }
-        _ => {
-            let started = Instant::now();
-            drop(store);
-            timing.teardown = started.elapsed();
-        }
+        _ => Some(store),
+    };
+    if let Some(store) = not_kept {
+        timing.teardown = teardown(store);
     }
     (judged, timing)
 }

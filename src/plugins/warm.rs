@@ -22,7 +22,7 @@ use std::sync::Mutex;
 
 use wasmtime::Store;
 
-use super::bindings::exports::hookgate::plugin::handler::Guest as Handler;
+pub(super) use super::bindings::exports::hookgate::plugin::handler::Guest as Handler;
 use super::engine::MAX_CONCURRENT_INSTANCES;
 use super::host::HostState;
 
@@ -59,18 +59,19 @@ impl WarmPool {
         Some(warm)
     }
 
-    /// Keeps `warm` for a later call, unless the per-plugin or process bound is reached (then
-    /// it is dropped here and its slot goes back to the pool).
-    pub(super) fn put(&self, warm: Warm) {
+    /// Keeps `warm` for a later call, or hands it back when the per-plugin or process bound
+    /// is reached (the caller drops it, which returns its slot to the pool).
+    pub(super) fn put(&self, warm: Warm) -> Result<(), Warm> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() >= MAX_IDLE_PER_PLUGIN {
-            return;
+            return Err(warm);
         }
         if IDLE_TOTAL.fetch_add(1, Ordering::AcqRel) >= MAX_IDLE_TOTAL {
             IDLE_TOTAL.fetch_sub(1, Ordering::AcqRel);
-            return;
+            return Err(warm);
         }
         idle.push(warm);
+        Ok(())
     }
 }
 
